@@ -1,0 +1,43 @@
+"""exda-lite: rebuild and train ExDA (ICLR'26) step by step.
+
+"Rethinking Expressivity and Degradation-Awareness in Attention for All-in-One Blind
+Image Restoration" adds two primitives to Restormer-style channel attention: a
+nonlinear value path (Eq. 1) and Global Spatial Tokens (Algorithm 1, Eq. 2-3).
+
+One module per concept:
+
+* ``layernorm``        per-pixel LayerNorm (WithBias / BiasFree)
+* ``gdfn``             gated-dconv feed-forward network
+* ``nonlinear_value``  V' = V + g(V) and its Table 7 variants
+* ``gst``              Global Spatial Tokens (Algorithm 1)
+* ``attention``        MDTA with optional nonlinear value and GST (Eq. 2-3)
+* ``block``            the ExDA block (MDAB)
+* ``configs``          ``ExDAConfig`` and the named configs (Table A)
+* ``model``            the U-Net and ``build_model``
+* ``losses``           L1 + 0.1 * Fourier (Eq. 4-5)
+* ``metrics``          PSNR / SSIM in the all-in-one protocol
+* ``utils``            seeding, device, parameter / FLOP counts, timing
+* ``notebook``         helpers the notebooks share (parameters, smoke mode, results)
+"""
+
+from .attention import ExDAAttention, channel_attention
+from .block import ExDABlock, TokenOptions, ValueOptions
+from .configs import CONFIGS, PAPER_SIZES, ExDAConfig, get_config
+from .gdfn import GDFN
+from .gst import GlobalSpatialTokens
+from .layernorm import LayerNorm2d
+from .losses import RestorationLoss, fourier_loss
+from .metrics import evaluate_pair, psnr
+from .model import ExDA, build_model
+from .nonlinear_value import NonlinearValue
+from .utils import count_flops, count_parameters, pick_device, seed_everything, time_forward
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "CONFIGS", "PAPER_SIZES", "GDFN", "ExDA", "ExDAAttention", "ExDABlock", "ExDAConfig",
+    "GlobalSpatialTokens", "LayerNorm2d", "NonlinearValue", "RestorationLoss", "TokenOptions",
+    "ValueOptions", "build_model", "channel_attention", "count_flops", "count_parameters",
+    "evaluate_pair", "fourier_loss", "get_config", "pick_device", "psnr", "seed_everything",
+    "time_forward",
+]

@@ -1,0 +1,136 @@
+"""Multi-Dconv head Transposed Attention (MDTA) and its ExDA upgrade.
+
+Restormer's MDTA attends over *channels*, not pixels. For each head, Q, K and V are
+(C/h, H*W) matrices whose rows are whole feature maps:
+
+    Q, K, V = split(DWConv3x3(Conv1x1(X)))                       each (B, C, H, W)
+    q, k    = L2-normalise the rows of Q and K (along H*W)
+    A       = Softmax(q @ k^T * t)                                (B, h, C/h, C/h)
+    Y       = Conv1x1(A @ V)                                      (B, C, H, W)
+
+``t`` is a learnable temperature per head, initialised to 1. The cost is linear in
+H*W because the attention matrix is only (C/h x C/h).
+
+ExDA changes two things (Fig. 2c):
+
+* **Nonlinear value** (Eq. 1): V is replaced by V' = V + g(V) *before* ``A @ V``.
+* **Global spatial tokens** (Eq. 2-3): K token maps G (B, h, K, H*W) are appended as
+  extra rows, ``[Q*, K*, V*] = [Q (+) G, K (+) G, V' (+) G]``, so the attention matrix
+  becomes (C/h + K) x (C/h + K). Channels can now draw on the global tokens and the
+  tokens on the channels.
+
+Our choices where the paper is silent or garbled:
+
+* The concatenated rows of Q* and K* are L2-normalised together, so a token row is
+  scored on the same scale as a channel row (the raw maps sum to one and would
+  otherwise produce near-zero logits).
+* Eq. 3 reads ``Output = Attn[:, :, C, :] + alpha * Attn[:, :, C, :]``; the indices
+  are garbled. We read it as ``Output = Attn[:, :, :C] + alpha * M(Attn[:, :, C:])``
+  where M maps the K token rows back to the C/h channel rows of the head.
+  ``token_to_channel="mean"`` (default) gives every channel the mean of the K token
+  rows (exactly the broadcast the equation implies when K = 1; no parameters);
+  ``"linear"`` learns a (C/h x K) mixing matrix per head, initialised to that mean.
+  alpha is one learnable scalar per layer, initialised to 0.1.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .gst import GlobalSpatialTokens
+from .nonlinear_value import NonlinearValue
+
+TOKEN_TO_CHANNEL = ("mean", "linear")
+
+
+def split_heads(x: torch.Tensor, heads: int) -> torch.Tensor:
+    """(B, C, H, W) -> (B, heads, C/heads, H*W): each row is one channel's feature map."""
+    b, c, h, w = x.shape
+    return x.reshape(b, heads, c // heads, h * w)
+
+
+def merge_heads(x: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """(B, heads, C/heads, H*W) -> (B, C, H, W), the inverse of :func:`split_heads`."""
+    b, heads, c_head, _ = x.shape
+    return x.reshape(b, heads * c_head, height, width)
+
+
+def channel_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
+                      temperature: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Transposed (channel) attention of one layer, all heads at once.
+
+    Args:
+        q, k, v: (B, h, N, H*W) with N rows (channels, or channels + tokens).
+        temperature: (h, 1, 1).
+
+    Returns:
+        out (B, h, N, H*W) = A @ v and the attention map A (B, h, N, N).
+    """
+    q = F.normalize(q, dim=-1)  # each row has unit L2 norm over H*W
+    k = F.normalize(k, dim=-1)
+    attn = (q @ k.transpose(-2, -1) * temperature).softmax(dim=-1)  # (B, h, N, N)
+    return attn @ v, attn
+
+
+class ExDAAttention(nn.Module):
+    """MDTA, optionally with the nonlinear value (Eq. 1) and GST (Eq. 2-3).
+
+    With ``value_path=None`` and ``gst=None`` this is exactly Restormer's MDTA.
+
+    Args:
+        dim: channels C.
+        heads: attention heads h (C must be divisible by h).
+        bias: bias in the 1x1/3x3 convolutions.
+        value_path: a :class:`NonlinearValue` (or None for linear values).
+        gst: a :class:`GlobalSpatialTokens` (or None).
+        token_to_channel: ``"mean"`` or ``"linear"``, how Eq. 3 maps K token rows to C/h channels.
+        alpha_init: initial value of the GST re-injection scale alpha (paper: 0.1).
+
+    Shapes: (B, C, H, W) -> (B, C, H, W).
+    """
+
+    def __init__(self, dim: int, heads: int, bias: bool = False,
+                 value_path: NonlinearValue | None = None, gst: GlobalSpatialTokens | None = None,
+                 token_to_channel: str = "mean", alpha_init: float = 0.1):
+        super().__init__()
+        if dim % heads:
+            raise ValueError(f"dim={dim} is not divisible by heads={heads}")
+        if token_to_channel not in TOKEN_TO_CHANNEL:
+            raise ValueError(f"token_to_channel must be one of {TOKEN_TO_CHANNEL}, got {token_to_channel!r}")
+        self.heads = heads
+        self.temperature = nn.Parameter(torch.ones(heads, 1, 1))
+        self.qkv = nn.Conv2d(dim, dim * 3, kernel_size=1, bias=bias)
+        self.qkv_dwconv = nn.Conv2d(dim * 3, dim * 3, kernel_size=3, padding=1, groups=dim * 3, bias=bias)
+        self.project_out = nn.Conv2d(dim, dim, kernel_size=1, bias=bias)
+        self.value_path = value_path
+        self.gst = gst
+        self.token_to_channel = None
+        if gst is not None:
+            self.alpha = nn.Parameter(torch.tensor(float(alpha_init)))
+            if token_to_channel == "linear":
+                c_head, k = dim // heads, gst.tokens
+                self.token_to_channel = nn.Parameter(torch.full((heads, c_head, k), 1.0 / k))
+
+    def tokens_to_channels(self, token_rows: torch.Tensor, channels: int) -> torch.Tensor:
+        """M in our reading of Eq. 3: (B, h, K, H*W) -> (B, h, C/h, H*W)."""
+        if self.token_to_channel is None:  # "mean": broadcast the average token row
+            return token_rows.mean(dim=2, keepdim=True).expand(-1, -1, channels, -1)
+        return torch.einsum("hck,bhkn->bhcn", self.token_to_channel, token_rows)
+
+    def forward(self, x: torch.Tensor, return_attention: bool = False):
+        b, c, h, w = x.shape
+        q, k, v = self.qkv_dwconv(self.qkv(x)).chunk(3, dim=1)  # 3 x (B, C, H, W)
+        if self.value_path is not None:
+            v = self.value_path(v)  # Eq. 1: V' = V + g(V), before aggregation
+        q, k, v = (split_heads(t, self.heads) for t in (q, k, v))  # (B, h, C/h, H*W)
+        c_head = c // self.heads
+        if self.gst is not None:
+            tokens = self.gst(x)  # (B, h, K, H*W), Algorithm 1
+            q, k, v = (torch.cat([t, tokens], dim=2) for t in (q, k, v))  # Eq. 2: (B, h, C/h+K, H*W)
+        out, attn = channel_attention(q, k, v, self.temperature)
+        if self.gst is not None:  # Eq. 3: channel rows + alpha * (token rows mapped to channels)
+            out = out[:, :, :c_head] + self.alpha * self.tokens_to_channels(out[:, :, c_head:], c_head)
+        out = self.project_out(merge_heads(out, h, w))
+        return (out, attn) if return_attention else out

@@ -1,0 +1,77 @@
+"""The ExDA block (the paper's "MDAB", Fig. A(b)): a pre-norm Transformer block.
+
+    X = X + Attention(LayerNorm(X))      attention = MDTA (+ nonlinear value, + GST)
+    X = X + GDFN(LayerNorm(X))
+
+With the nonlinear value and GST off this is exactly Restormer's TransformerBlock.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from .attention import ExDAAttention
+from .gdfn import GDFN
+from .gst import GlobalSpatialTokens
+from .layernorm import LayerNorm2d
+from .nonlinear_value import NonlinearValue
+
+
+@dataclass(frozen=True)
+class ValueOptions:
+    """Switches of the nonlinear value path (Table 7); see :class:`NonlinearValue`."""
+
+    form: str = "residual"
+    act: str = "gelu"
+    learnable: bool = True
+    groups: str = "head"
+
+
+@dataclass(frozen=True)
+class TokenOptions:
+    """Switches of the Global Spatial Tokens; see :class:`GlobalSpatialTokens`."""
+
+    tokens: int = 4
+    stride: int = 2
+    token_to_channel: str = "mean"
+    alpha_init: float = 0.1
+
+
+class ExDABlock(nn.Module):
+    """One MDAB / Restormer Transformer block.
+
+    Args:
+        dim: channels C.
+        heads: attention heads.
+        ffn_factor: GDFN expansion (Restormer 2.66, ExDA 2).
+        bias: bias in the convolutions.
+        layernorm: ``"withbias"`` or ``"biasfree"``.
+        value: :class:`ValueOptions`, or None for Restormer's linear values.
+        tokens: :class:`TokenOptions`, or None for no GST.
+
+    Shapes: (B, C, H, W) -> (B, C, H, W).
+    """
+
+    def __init__(self, dim: int, heads: int, ffn_factor: float = 2.0, bias: bool = False,
+                 layernorm: str = "withbias", value: ValueOptions | None = None,
+                 tokens: TokenOptions | None = None):
+        super().__init__()
+        value_path = None if value is None else NonlinearValue(
+            dim, heads, form=value.form, act=value.act, learnable=value.learnable,
+            groups=value.groups, bias=bias)
+        gst = None if tokens is None else GlobalSpatialTokens(
+            dim, heads, tokens=tokens.tokens, stride=tokens.stride, bias=bias)
+        self.norm1 = LayerNorm2d(dim, layernorm)
+        self.attn = ExDAAttention(
+            dim, heads, bias=bias, value_path=value_path, gst=gst,
+            token_to_channel=tokens.token_to_channel if tokens else "mean",
+            alpha_init=tokens.alpha_init if tokens else 0.1)
+        self.norm2 = LayerNorm2d(dim, layernorm)
+        self.ffn = GDFN(dim, ffn_factor, bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x + self.attn(self.norm1(x))
+        return x + self.ffn(self.norm2(x))

@@ -1,0 +1,126 @@
+"""What every notebook shares: smoke mode, parameter checks, result files, environment.
+
+Conventions (see README, "Notebook harness"):
+
+* Each notebook has one cell tagged ``parameters`` holding UPPERCASE names with the
+  CPU teaching defaults. papermill overrides them with ``-p NAME VALUE``.
+* ``EXDA_SMOKE=1`` in the environment shrinks the defaults further (used by nbval in CI,
+  which cannot pass parameters).
+* The cell after the parameters calls :func:`check_parameters`: papermill only *warns*
+  about unknown parameters, we stop with a message listing the valid ones.
+* Experiment notebooks end with :func:`write_results`, writing
+  ``OUT_DIR/<notebook stem>.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+import tempfile
+from pathlib import Path
+
+import torch
+
+SMOKE_ENV = "EXDA_SMOKE"
+DATA_ENV = "EXDA_DATA"
+
+
+def smoke_mode() -> bool:
+    """True when ``EXDA_SMOKE`` is set to 1/true/yes (CI's tiny run of every notebook)."""
+    return os.environ.get(SMOKE_ENV, "").strip().lower() in ("1", "true", "yes")
+
+
+def default_data_dir() -> Path:
+    """``$EXDA_DATA`` if set, else ``~/.cache/exda-lite``: where datasets are cached."""
+    return Path(os.environ.get(DATA_ENV) or Path.home() / ".cache" / "exda-lite").expanduser()
+
+
+class ParameterError(ValueError):
+    """A notebook parameter is unknown or has an invalid value."""
+
+
+def check_parameters(namespace: dict, spec: dict) -> dict:
+    """Validate a notebook's parameters; return them as a dict.
+
+    Args:
+        namespace: the notebook's ``globals()``.
+        spec: ``{NAME: rule}`` where rule is a type (``int``, ``float``, ``str``, ``bool``),
+            a tuple of allowed values, or a callable returning True for valid values.
+
+    Raises:
+        ParameterError: an UPPERCASE name not in ``spec`` is defined (a misspelt papermill
+            ``-p``), or a value breaks its rule. The message lists the valid parameters.
+    """
+    valid = ", ".join(f"{name} ({describe_rule(rule)})" for name, rule in spec.items())
+    unknown = sorted(name for name in namespace
+                     if name.isupper() and not name.startswith("_") and name not in spec)
+    if unknown:
+        raise ParameterError(f"unknown notebook parameter(s) {unknown}. Valid parameters: {valid}")
+    values = {}
+    for name, rule in spec.items():
+        if name not in namespace:
+            raise ParameterError(f"parameter {name} is missing from the parameters cell")
+        value = namespace[name]
+        if not rule_accepts(rule, value):
+            raise ParameterError(f"invalid value {name}={value!r}: expected {describe_rule(rule)}. "
+                                 f"Valid parameters: {valid}")
+        values[name] = value
+    return values
+
+
+def rule_accepts(rule, value) -> bool:
+    if isinstance(rule, tuple):
+        return value in rule
+    if rule is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if isinstance(rule, type):
+        return isinstance(value, rule) and (rule is bool or not isinstance(value, bool))
+    return bool(rule(value))
+
+
+def describe_rule(rule) -> str:
+    if isinstance(rule, tuple):
+        return "one of " + ", ".join(repr(v) for v in rule)
+    if isinstance(rule, type):
+        return rule.__name__
+    return getattr(rule, "__doc__", None) or getattr(rule, "__name__", "valid value")
+
+
+def write_results(out_dir, stem: str, results: dict) -> Path:
+    """Write ``results`` to ``out_dir/<stem>.json`` atomically (temp file + rename)."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / f"{stem}.json"
+    payload = json.dumps(results, indent=2, sort_keys=True, default=float)
+    with tempfile.NamedTemporaryFile("w", dir=out_dir, suffix=".tmp", delete=False) as tmp:
+        tmp.write(payload)
+    os.replace(tmp.name, path)
+    return path
+
+
+def environment_report() -> dict:
+    """Versions, device and threads: what a student checks before starting."""
+    from .utils import pick_device
+
+    report = {
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "torch": torch.__version__,
+        "device": str(pick_device()),
+        "cuda_available": torch.cuda.is_available(),
+        "torch_threads": torch.get_num_threads(),
+        "cpu_count": os.cpu_count(),
+        "smoke_mode": smoke_mode(),
+        "data_dir": str(default_data_dir()),
+    }
+    if torch.cuda.is_available():
+        report["gpu"] = torch.cuda.get_device_name(0)
+    for name in ("torchvision", "numpy", "skimage", "sklearn", "matplotlib", "seaborn",
+                 "ipywidgets", "papermill", "nbval"):
+        try:
+            report[name] = __import__(name).__version__
+        except Exception:  # noqa: BLE001 - a missing optional package is reported, not fatal
+            report[name] = "not installed"
+    return report
