@@ -4,6 +4,8 @@
     X = X + GDFN(LayerNorm(X))
 
 With the nonlinear value and GST off this is exactly Restormer's TransformerBlock.
+``ffn=False`` drops the second line: an attention-only block, used by the toy experiments
+of notebooks 01-02 to isolate what the attention operator itself can express.
 """
 
 from __future__ import annotations
@@ -51,13 +53,14 @@ class ExDABlock(nn.Module):
         layernorm: ``"withbias"`` or ``"biasfree"``.
         value: :class:`ValueOptions`, or None for Restormer's linear values.
         tokens: :class:`TokenOptions`, or None for no GST.
+        ffn: False for an attention-only block (no norm2, no GDFN).
 
     Shapes: (B, C, H, W) -> (B, C, H, W).
     """
 
     def __init__(self, dim: int, heads: int, ffn_factor: float = 2.0, bias: bool = False,
                  layernorm: str = "withbias", value: ValueOptions | None = None,
-                 tokens: TokenOptions | None = None):
+                 tokens: TokenOptions | None = None, ffn: bool = True):
         super().__init__()
         value_path = None if value is None else NonlinearValue(
             dim, heads, form=value.form, act=value.act, learnable=value.learnable,
@@ -69,9 +72,11 @@ class ExDABlock(nn.Module):
             dim, heads, bias=bias, value_path=value_path, gst=gst,
             token_to_channel=tokens.token_to_channel if tokens else "mean",
             alpha_init=tokens.alpha_init if tokens else 0.1)
-        self.norm2 = LayerNorm2d(dim, layernorm)
-        self.ffn = GDFN(dim, ffn_factor, bias)
+        self.norm2 = LayerNorm2d(dim, layernorm) if ffn else None
+        self.ffn = GDFN(dim, ffn_factor, bias) if ffn else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = x + self.attn(self.norm1(x))
+        if self.ffn is None:
+            return x
         return x + self.ffn(self.norm2(x))

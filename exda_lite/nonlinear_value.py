@@ -17,6 +17,8 @@ The switches below reproduce the rows of the paper's Table 7:
 ``form="inplace"``     V' = g(V)
 ``act="gelu"``         GELU inside g (the paper's choice)
 ``act="sigmoid"``      Sigmoid inside g
+``act="identity"``     no nonlinearity: V' stays a *linear* function of X with exactly
+                       the parameters of the GELU version (our matched control, nb 01-02)
 ``learnable=True``     g = Conv1x1 -> DWConv3x3 -> act -> Conv1x1
 ``learnable=False``    g = act  ("non-parametric")
 =====================  =====================================================
@@ -35,16 +37,18 @@ import torch
 from torch import nn
 
 VALUE_FORMS = ("residual", "inplace")
-VALUE_ACTS = ("gelu", "sigmoid")
+VALUE_ACTS = ("gelu", "sigmoid", "identity")
 VALUE_GROUPS = ("head", "full")
 
 
 def make_activation(act: str) -> nn.Module:
-    """The pointwise nonlinearity of g: ``"gelu"`` or ``"sigmoid"``."""
+    """The pointwise function inside g: ``"gelu"``, ``"sigmoid"`` or ``"identity"`` (linear control)."""
     if act == "gelu":
         return nn.GELU()
     if act == "sigmoid":
         return nn.Sigmoid()
+    if act == "identity":
+        return nn.Identity()
     raise ValueError(f"value activation must be one of {VALUE_ACTS}, got {act!r}")
 
 
@@ -55,7 +59,7 @@ class NonlinearValue(nn.Module):
         dim: value channels C (all heads together).
         heads: number of attention heads; with ``groups="head"`` the 1x1 convs act per head.
         form: ``"residual"`` (V + g(V)) or ``"inplace"`` (g(V)).
-        act: ``"gelu"`` or ``"sigmoid"``.
+        act: ``"gelu"``, ``"sigmoid"`` or ``"identity"`` (a linear g, for matched controls).
         learnable: False gives the non-parametric g(V) = act(V).
         groups: ``"head"`` (default) or ``"full"`` 1x1 convolutions.
         bias: bias in the convolutions.

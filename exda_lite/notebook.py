@@ -37,6 +37,10 @@ def default_data_dir() -> Path:
     return Path(os.environ.get(DATA_ENV) or Path.home() / ".cache" / "exda-lite").expanduser()
 
 
+# What papermill can inject; modules, functions and classes with upper-case names (``F``) are not parameters.
+PARAMETER_TYPES = (int, float, str, bool, list, dict, tuple, type(None))
+
+
 class ParameterError(ValueError):
     """A notebook parameter is unknown or has an invalid value."""
 
@@ -50,12 +54,14 @@ def check_parameters(namespace: dict, spec: dict) -> dict:
             a tuple of allowed values, or a callable returning True for valid values.
 
     Raises:
-        ParameterError: an UPPERCASE name not in ``spec`` is defined (a misspelt papermill
-            ``-p``), or a value breaks its rule. The message lists the valid parameters.
+        ParameterError: an UPPERCASE name holding a plain value (number, string, bool, list,
+            dict, None) that is not in ``spec`` is defined (a misspelt papermill ``-p``), or a
+            value breaks its rule. The message lists the valid parameters.
     """
     valid = ", ".join(f"{name} ({describe_rule(rule)})" for name, rule in spec.items())
-    unknown = sorted(name for name in namespace
-                     if name.isupper() and not name.startswith("_") and name not in spec)
+    unknown = sorted(name for name, value in namespace.items()
+                     if name.isupper() and not name.startswith("_") and name not in spec
+                     and isinstance(value, PARAMETER_TYPES))
     if unknown:
         raise ParameterError(f"unknown notebook parameter(s) {unknown}. Valid parameters: {valid}")
     values = {}
@@ -68,6 +74,19 @@ def check_parameters(namespace: dict, spec: dict) -> dict:
                                  f"Valid parameters: {valid}")
         values[name] = value
     return values
+
+
+def device_name(value) -> bool:
+    """'auto', 'cpu', 'mps', 'cuda' or 'cuda:N'"""
+    if not isinstance(value, str):
+        return False
+    kind, _, index = value.partition(":")
+    return value == "auto" or (kind in ("cpu", "cuda", "mps") and (index == "" or index.isdigit()))
+
+
+def positive_int(value) -> bool:
+    """an int >= 1"""
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
 
 
 def rule_accepts(rule, value) -> bool:

@@ -17,7 +17,8 @@ SPEC = {"EPOCHS": int, "LR": float, "MODEL": ("exda_nano", "exda_t"), "OUT_DIR":
 
 
 def test_check_parameters_accepts_valid_values():
-    ns = {"EPOCHS": 3, "LR": 1, "MODEL": "exda_t", "OUT_DIR": "out", "SMOKE": False, "torch": torch}
+    ns = {"EPOCHS": 3, "LR": 1, "MODEL": "exda_t", "OUT_DIR": "out", "SMOKE": False, "torch": torch,
+          "F": torch.nn.functional, "DEFAULT_FN": len}  # upper-case modules/functions are not parameters
     assert check_parameters(ns, SPEC)["LR"] == 1
 
 
@@ -84,3 +85,15 @@ def test_notebook_is_committed_without_outputs_and_has_a_parameters_cell(path):
 
 def test_there_are_notebooks():
     assert NOTEBOOKS, "no notebooks found"
+
+
+@pytest.mark.parametrize("value,ok", [("auto", True), ("cpu", True), ("cuda:1", True), ("mps", True),
+                                      ("gpu", False), ("cuda:x", False), (0, False)])
+def test_device_name_rule(value, ok):
+    from exda_lite.notebook import device_name
+    assert device_name(value) is ok
+
+
+def test_positive_int_rule():
+    from exda_lite.notebook import positive_int
+    assert positive_int(3) and not positive_int(0) and not positive_int(True) and not positive_int(2.0)

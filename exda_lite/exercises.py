@@ -1,0 +1,202 @@
+"""Auto-checked exercises: instant, specific feedback on the student's own code.
+
+``check(name, student_function)`` runs the student's function and the reference on a few
+random inputs. When they disagree it also runs a list of *known mistakes* (wrong axis,
+missing residual, ...) and, if one of them reproduces the student's output, says which
+mistake it is. It prints one friendly verdict and returns True/False; it never raises, so
+a notebook with unsolved exercises still runs to the end (the student edition relies on it).
+
+    from exda_lite.exercises import check
+    check("span_residual", my_span_residual)
+"""
+
+from __future__ import annotations
+
+import traceback
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from . import span as span_module
+from .synthetic import quantise, sensor_response
+from scipy.ndimage import gaussian_filter1d
+
+
+@dataclass
+class Exercise:
+    """A reference implementation, an input generator and the known mistakes."""
+
+    title: str
+    reference: Callable
+    make_inputs: Callable[[int], tuple]  # seed -> positional arguments
+    mistakes: list[tuple[str, Callable]] = field(default_factory=list)
+    hint: str = ""
+
+
+def as_tensor(value) -> torch.Tensor:
+    return value.detach().double() if isinstance(value, torch.Tensor) else torch.as_tensor(np.asarray(value)).double()
+
+
+def same(a, b, tol: float = 1e-4) -> bool:
+    a, b = as_tensor(a), as_tensor(b)
+    return a.shape == b.shape and torch.allclose(a, b, rtol=tol, atol=tol)
+
+
+def diagnose(exercise: Exercise, args: tuple, got) -> str:
+    expected = exercise.reference(*args)
+    for description, mistake in exercise.mistakes:
+        try:
+            if same(got, mistake(*args)):
+                return description
+        except Exception:  # noqa: BLE001 - a mistake model that does not apply is simply skipped
+            continue
+    if as_tensor(got).shape != as_tensor(expected).shape:
+        return (f"wrong shape: your function returned {tuple(as_tensor(got).shape)}, "
+                f"expected {tuple(as_tensor(expected).shape)}.")
+    err = (as_tensor(got) - as_tensor(expected)).abs().max().item()
+    return f"the values differ from the reference (largest difference {err:.3g}). {exercise.hint}"
+
+
+def check(name: str, student: Callable, seeds=(0, 1, 2), verbose: bool = True) -> bool:
+    """Check ``student`` against exercise ``name``; print a verdict; return True if correct."""
+    exercise = EXERCISES[name]
+    say = print if verbose else (lambda *a, **k: None)
+    for seed in seeds:
+        args = exercise.make_inputs(seed)
+        try:
+            got = student(*args)
+        except NotImplementedError:
+            say(f"⏳ {exercise.title}: not attempted yet — replace `raise NotImplementedError` with your code.")
+            return False
+        except Exception as error:  # noqa: BLE001 - report the student's error, do not crash the notebook
+            frame = traceback.extract_tb(error.__traceback__)[-1]
+            say(f"❌ {exercise.title}: your function raised {type(error).__name__}: {error} "
+                f"(line {frame.lineno}: `{frame.line}`).")
+            return False
+        if got is None:
+            say(f"❌ {exercise.title}: your function returned None — did you forget `return`?")
+            return False
+        if not same(got, exercise.reference(*args)):
+            say(f"❌ {exercise.title}: {diagnose(exercise, args, got)}")
+            return False
+    say(f"✅ {exercise.title}: correct on {len(seeds)} random test cases.")
+    return True
+
+
+# ----------------------------------------------------------------------------- notebook 01
+def span_inputs(seed: int):
+    g = torch.Generator().manual_seed(seed)
+    basis = torch.randn(4, 40, generator=g, dtype=torch.float64)
+    rows = torch.randn(3, 4, generator=g, dtype=torch.float64) @ basis + 0.5 * torch.randn(3, 40, generator=g,
+                                                                                           dtype=torch.float64)
+    return rows, basis
+
+
+def span_projection(rows, basis):
+    coef = torch.linalg.lstsq(basis.T, rows.T).solution
+    return (basis.T @ coef).T
+
+
+def pipeline_inputs(seed: int):
+    rng = np.random.default_rng(seed)
+    x = 0.05 + 0.9 * rng.random(32)
+    n1, n2 = rng.standard_normal(32), rng.standard_normal(32)
+    return x, 1.2, 1.8, 0.05, 0.02, 32, n1, n2
+
+
+def pipeline_reference(x, sigma, gamma, mult, add, levels, n1, n2):
+    u = sensor_response(gaussian_filter1d(x, sigma, mode="reflect"), gamma)
+    return quantise(u * (1 + mult * n1) + add * n2, levels)
+
+
+# ----------------------------------------------------------------------------- notebook 02
+def psnr_inputs(seed: int):
+    g = torch.Generator().manual_seed(seed)
+    target = torch.rand(3, 1, 8, 8, generator=g)
+    pred = target + 0.1 * torch.randn(3, 1, 8, 8, generator=g) * torch.tensor([0.3, 1.0, 2.0])[:, None, None, None]
+    return pred, target
+
+
+def psnr_reference(pred, target):
+    mse = (pred.clamp(0, 1) - target.clamp(0, 1)).pow(2).flatten(1).mean(1)
+    return 10 * torch.log10(1 / mse)
+
+
+def value_inputs(seed: int):
+    g = torch.Generator().manual_seed(seed)
+    v = torch.randn(2, 4, 5, 5, generator=g)
+    w1 = torch.randn(4, 4, 1, 1, generator=g) * 0.5
+    w_dw = torch.randn(4, 1, 3, 3, generator=g) * 0.5
+    w2 = torch.randn(4, 4, 1, 1, generator=g) * 0.5
+    return v, w1, w_dw, w2
+
+
+def g_of(v, w1, w_dw, w2, act=F.gelu, order="conv-dw-act-conv"):
+    if order == "act-last":
+        return act(F.conv2d(F.conv2d(F.conv2d(v, w1), w_dw, padding=1, groups=v.shape[1]), w2))
+    if order == "act-first":
+        return F.conv2d(F.conv2d(F.conv2d(act(v), w1), w_dw, padding=1, groups=v.shape[1]), w2)
+    return F.conv2d(act(F.conv2d(F.conv2d(v, w1), w_dw, padding=1, groups=v.shape[1])), w2)
+
+
+EXERCISES: dict[str, Exercise] = {
+    "span_residual": Exercise(
+        "span residual",
+        lambda rows, basis: span_module.span_residual(rows, basis),
+        span_inputs,
+        [("you returned the absolute residual ||r - Pr||; divide by ||r|| to make it relative.",
+          lambda r, b: (r - span_projection(r, b)).norm()),
+         ("you returned ||Pr|| / ||r|| (the part *inside* the span); the residual is r - Pr.",
+          lambda r, b: span_projection(r, b).norm() / r.norm()),
+         ("you averaged per-row relative residuals; use one Frobenius norm over all rows.",
+          lambda r, b: ((r - span_projection(r, b)).norm(dim=1) / r.norm(dim=1)).mean())],
+        hint="Solve basis^T c = rows^T by least squares (torch.linalg.lstsq), project, compare norms."),
+    "sensor_pipeline": Exercise(
+        "synthetic degradation pipeline",
+        pipeline_reference,
+        pipeline_inputs,
+        [("you quantised before adding the noise; the ADC (quantisation) comes last.",
+          lambda x, s, g, m, a, q, n1, n2: quantise(sensor_response(gaussian_filter1d(x, s, mode="reflect"), g), q)
+          * (1 + m * n1) + a * n2),
+         ("you applied the sensor response before the blur; light is blurred by the optics first.",
+          lambda x, s, g, m, a, q, n1, n2: quantise(gaussian_filter1d(sensor_response(x, g), s, mode="reflect")
+                                                    * (1 + m * n1) + a * n2, q)),
+         ("you used 1/gamma: the *degradation* is u ** gamma, the inverse is what the model learns.",
+          lambda x, s, g, m, a, q, n1, n2: pipeline_reference(x, s, 1 / g, m, a, q, n1, n2)),
+         ("the multiplicative noise should scale the signal: u * (1 + mult * n1), not u + mult * n1.",
+          lambda x, s, g, m, a, q, n1, n2: quantise(sensor_response(gaussian_filter1d(x, s, mode="reflect"), g)
+                                                    + m * n1 + a * n2, q))],
+        hint="Order: blur (gaussian_filter1d, mode='reflect') -> ** gamma -> * (1 + mult*n1) + add*n2 -> quantise."),
+    "psnr": Exercise(
+        "PSNR",
+        psnr_reference,
+        psnr_inputs,
+        [("you used 20 * log10(1 / MSE); PSNR is 10 * log10(MAX^2 / MSE) (or 20 * log10(MAX / RMSE)).",
+          lambda p, t: 20 * torch.log10(1 / (p.clamp(0, 1) - t.clamp(0, 1)).pow(2).flatten(1).mean(1))),
+         ("you averaged the MSE over the whole batch; compute one PSNR per image (shape (B,)).",
+          lambda p, t: 10 * torch.log10(1 / (p.clamp(0, 1) - t.clamp(0, 1)).pow(2).mean())),
+         ("the prediction must be clipped to [0, 1] first (the evaluation protocol).",
+          lambda p, t: 10 * torch.log10(1 / (p - t).pow(2).flatten(1).mean(1)))],
+        hint="Per image: clip to [0, 1], mean squared error over C, H, W, then 10 * log10(1 / mse)."),
+    "nonlinear_value": Exercise(
+        "nonlinear value V' = V + g(V)",
+        lambda v, w1, w_dw, w2: v + g_of(v, w1, w_dw, w2),
+        value_inputs,
+        [("you forgot the residual: Eq. 1 is V' = V + g(V), not g(V) (that is Table 7's in-place variant).",
+          lambda v, w1, w_dw, w2: g_of(v, w1, w_dw, w2)),
+         ("no nonlinearity: without the GELU, V' is still linear in V and the span limit remains.",
+          lambda v, w1, w_dw, w2: v + g_of(v, w1, w_dw, w2, act=lambda z: z)),
+         ("the GELU is in the wrong place: g = Conv1x1 -> DWConv3x3 -> GELU -> Conv1x1.",
+          lambda v, w1, w_dw, w2: v + g_of(v, w1, w_dw, w2, order="act-last")),
+         ("the GELU is in the wrong place: it comes after the depthwise conv, not before the first conv.",
+          lambda v, w1, w_dw, w2: v + g_of(v, w1, w_dw, w2, order="act-first")),
+         ("you used ReLU; the paper's g uses GELU (F.gelu).",
+          lambda v, w1, w_dw, w2: v + g_of(v, w1, w_dw, w2, act=F.relu)),
+         ("the 3x3 convolution must be depthwise (groups = channels) with padding=1.",
+          lambda v, w1, w_dw, w2: v + F.conv2d(F.gelu(F.conv2d(F.conv2d(v, w1), w_dw.expand(-1, v.shape[1], -1, -1)
+                                                                / v.shape[1], padding=1)), w2))],
+        hint="F.conv2d(v, w1) -> F.conv2d(., w_dw, padding=1, groups=C) -> F.gelu -> F.conv2d(., w2), then add v."),
+}

@@ -1,0 +1,113 @@
+"""Small attention models and a training loop for the span-limitation experiments (Sec. 3.2).
+
+Both models of a comparison are *the same network* built from the canonical
+``ExDABlock``; only the function inside the value transform differs:
+
+* ``"nonlinear"``: V' = V + g(V), g = Conv1x1 -> DWConv3x3 -> **GELU** -> Conv1x1 (Eq. 1)
+* ``"linear"``:    V' = V + g(V), g = Conv1x1 -> DWConv3x3 -> **identity** -> Conv1x1
+
+so parameter count and compute are identical, and the linear model's attention output
+stays a linear function of its input given the attention map (Eq. 7).
+
+By default the blocks are attention-only (``ffn=False``): the experiment isolates the
+attention operator, which is what Sec. 3.1's argument is about. With ``ffn=True`` every
+block gets Restormer's GDFN, whose GELU gate gives the linear model a nonlinearity
+elsewhere; expect the gap to shrink (an exercise in notebook 01).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm.auto import tqdm
+
+from .block import ExDABlock, ValueOptions
+from .metrics import psnr
+
+VALUE_KINDS = {"nonlinear": "gelu", "linear": "identity"}
+
+
+class ToyAttentionNet(nn.Module):
+    """Conv3x3 embedding -> ``blocks`` ExDA blocks (no GST) -> Conv3x3 head, plus the input.
+
+    Shapes: (B, in_channels, H, W) -> (B, in_channels, H, W); a 1-D signal is a 1 x L image.
+    """
+
+    def __init__(self, values: str = "nonlinear", in_channels: int = 1, channels: int = 16,
+                 blocks: int = 2, heads: int = 1, ffn: bool = False, norm: bool = True):
+        super().__init__()
+        if values not in VALUE_KINDS:
+            raise ValueError(f"values must be one of {sorted(VALUE_KINDS)}, got {values!r}")
+        self.values = values
+        value = ValueOptions(form="residual", act=VALUE_KINDS[values])
+        self.embed = nn.Conv2d(in_channels, channels, 3, padding=1)
+        self.blocks = nn.Sequential(*[ExDABlock(channels, heads, bias=True, value=value, ffn=ffn)
+                                      for _ in range(blocks)])
+        if not norm:  # LayerNorm is itself a per-pixel nonlinearity (division by the std)
+            for block in self.blocks:
+                block.norm1 = nn.Identity()
+                if block.norm2 is not None:
+                    block.norm2 = nn.Identity()
+        self.head = nn.Conv2d(channels, in_channels, 3, padding=1)
+
+    def forward(self, y: torch.Tensor) -> torch.Tensor:
+        return y + self.head(self.blocks(self.embed(y)))
+
+
+def cosine_lr(step: int, total: int, base: float, warmup: int = 0) -> float:
+    """Linear warm-up for ``warmup`` steps, then cosine decay to zero at ``total``."""
+    if step < warmup:
+        return base * (step + 1) / warmup
+    progress = (step - warmup) / max(1, total - warmup)
+    return 0.5 * base * (1 + math.cos(math.pi * progress))
+
+
+@torch.no_grad()
+def evaluate_toy(model: nn.Module, degraded: torch.Tensor, clean: torch.Tensor,
+                 batch_size: int = 256) -> dict[str, float]:
+    """Mean squared error and mean PSNR (dB) of the model on a held-out set."""
+    model.eval()
+    device = next(model.parameters()).device
+    sq_err, psnrs = 0.0, []
+    for start in range(0, len(degraded), batch_size):
+        y = degraded[start:start + batch_size].to(device)
+        x = clean[start:start + batch_size].to(device)
+        pred = model(y)
+        sq_err += F.mse_loss(pred, x, reduction="sum").item()
+        psnrs.append(psnr(pred, x))
+    model.train()
+    return {"mse": sq_err / clean.numel(), "psnr": torch.cat(psnrs).mean().item()}
+
+
+def train_toy(model: nn.Module, task: dict[str, torch.Tensor], steps: int = 800, batch_size: int = 64,
+              lr: float = 3e-3, eval_every: int = 50, seed: int = 0, device="cpu",
+              progress: bool = True, desc: str = "") -> list[dict]:
+    """Train on ``task['train_degraded'] -> task['train_clean']`` with MSE and Adam + cosine decay.
+
+    Evaluates on the test split every ``eval_every`` steps and at the end.
+    Returns the history: a list of ``{"step", "train_loss", "test_mse", "test_psnr"}``.
+    """
+    generator = torch.Generator().manual_seed(seed)
+    model.to(device).train()
+    optimiser = torch.optim.Adam(model.parameters(), lr=lr)
+    n = len(task["train_clean"])
+    history, running = [], []
+    for step in tqdm(range(1, steps + 1), desc=desc or "training", disable=not progress, leave=False):
+        for group in optimiser.param_groups:
+            group["lr"] = cosine_lr(step - 1, steps, lr, warmup=min(50, steps // 10))
+        idx = torch.randint(0, n, (batch_size,), generator=generator)
+        y, x = task["train_degraded"][idx].to(device), task["train_clean"][idx].to(device)
+        loss = F.mse_loss(model(y), x)
+        optimiser.zero_grad(set_to_none=True)
+        loss.backward()
+        optimiser.step()
+        running.append(loss.item())
+        if step % eval_every == 0 or step == steps:
+            metrics = evaluate_toy(model, task["test_degraded"], task["test_clean"])
+            history.append({"step": step, "train_loss": sum(running) / len(running),
+                            "test_mse": metrics["mse"], "test_psnr": metrics["psnr"]})
+            running = []
+    return history
