@@ -602,11 +602,13 @@ def default_root(setting: Setting) -> Path:
 
 
 def parser_for(setting: Setting) -> argparse.ArgumentParser:
-    sources = "\n".join(f"  {s.name:16s} {s.size:>10s}  {s.what}" + ("  (optional)" if s.optional else "")
-                        + ("  (manual)" if s.manual else "") for s in setting.sources)
+    sources = "\n".join(f"  {s.name:16s} {s.size:>10s}  {s.filename:20s} {s.what}"
+                        + ("  (optional)" if s.optional else "") + ("  (manual)" if s.manual else "")
+                        for s in setting.sources)
     parser = argparse.ArgumentParser(
         prog=f"python data_scripts/{setting.name}.py", formatter_class=argparse.RawDescriptionHelpFormatter,
-        description=f"{setting.description}\n\nsources:\n{sources}",
+        description=f"{setting.description}\n\nsources (name, size, file name under downloads/ and on a mirror):\n"
+                    f"{sources}\n(Google Drive folders land in downloads/<name>/; manual sources go there too)",
         epilog="Usual order: download, prepare, verify. See data_scripts/README.md.")
     sub = parser.add_subparsers(dest="command", required=True)
     for name, text in (("download", "fetch the sources into ROOT/downloads (resumable)"),

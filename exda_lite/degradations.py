@@ -191,7 +191,7 @@ def depth_proxy(image, near: float = 0.3, smooth_weight: float = 0.3) -> np.ndar
     return (near + (1 - near) * relative).astype(np.float32)
 
 
-def haze(image, beta: float = 1.5, airlight: float = 0.9, depth: np.ndarray | None = None,
+def haze(image, beta: float = 1.2, airlight: float = 0.9, depth: np.ndarray | None = None,
          rng: RngLike = 0) -> np.ndarray:
     """Atmospheric scattering (Koschmieder): ``I = J t + A (1 - t)``, ``t = exp(-beta d)``.
 
@@ -214,7 +214,7 @@ def haze(image, beta: float = 1.5, airlight: float = 0.9, depth: np.ndarray | No
 
 # --------------------------------------------------------------------------- rain and snow
 
-def rain_layer(shape: tuple[int, int], density: float = 0.01, length: int = 17, angle: float = 10.0,
+def rain_layer(shape: tuple[int, int], density: float = 0.006, length: int = 17, angle: float = 10.0,
                rng: RngLike = 0) -> np.ndarray:
     """Rain streaks S (H, W) in [0, 1]: random drops smeared along the falling direction.
 
@@ -229,7 +229,7 @@ def rain_layer(shape: tuple[int, int], density: float = 0.01, length: int = 17, 
     return np.clip(gaussian(streaks, sigma=0.6, mode="reflect"), 0, 1).astype(np.float32)
 
 
-def rain(image, density: float = 0.01, length: int = 17, angle: float = 10.0, brightness: float = 0.8,
+def rain(image, density: float = 0.006, length: int = 17, angle: float = 10.0, brightness: float = 0.7,
          rng: RngLike = 0) -> np.ndarray:
     """Rain streaks added to the background, ``O = clip(B + brightness * S)`` (Rain100L's model).
 
@@ -431,8 +431,8 @@ def _registry() -> dict[str, Degradation]:
         Degradation("noise", gaussian_noise, {"sigma": 25.0}, "Gaussian noise, sigma 25/255"),
         Degradation("gaussian_blur", gaussian_blur, {"sigma": 2.0}, "Gaussian blur, sigma 2 px"),
         Degradation("motion_blur", motion_blur, {"length": 15, "angle": 30.0}, "motion blur, 15 px at 30 deg"),
-        Degradation("haze", haze, {"beta": 1.5, "airlight": 0.9}, "haze, beta 1.5, A 0.9"),
-        Degradation("rain", rain, {"density": 0.01, "length": 17, "angle": 10.0, "brightness": 0.8},
+        Degradation("haze", haze, {"beta": 1.2, "airlight": 0.9}, "haze, beta 1.2, A 0.9"),
+        Degradation("rain", rain, {"density": 0.006, "length": 17, "angle": 10.0, "brightness": 0.7},
                     "rain streaks"),
         Degradation("low_light", low_light, {"exposure": 0.3, "gamma": 1.8, "photons": 400.0, "read_noise": 2.0},
                     "low light, exposure 0.3, gamma 1.8"),

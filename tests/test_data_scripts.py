@@ -6,6 +6,7 @@ outside); absurd sizes; the download -> prepare -> verify chain of a real settin
 a mirror; verify on full, partial and empty trees.
 """
 
+import dataclasses
 import hashlib
 import io
 import json
@@ -318,7 +319,9 @@ def test_3deg_download_prepare_verify_through_a_mirror(host, tmp_path, capsys):
 
 
 def test_verify_on_a_full_tree_passes(tmp_path, capsys):
-    setting = load_setting("cdd11")
+    # CDD11's real table, cut to two of its twelve 1,183-image training folders (and the test split) for speed
+    setting = dataclasses.replace(load_setting("cdd11"), expected=tuple(
+        e for e in load_setting("cdd11").expected if e.split == "test" or e.folder in ("train/clear", "train/low_haze_rain")))
     for expect in setting.expected:
         folder = tmp_path / expect.folder
         folder.mkdir(parents=True)
