@@ -12,10 +12,8 @@ Usage: python data_scripts/3deg.py {download,prepare,verify} [--root ROOT]
 """
 
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from datatool import Expect, Place, Setting, Source, main  # noqa: E402
+from datatool import Expect, Place, Setting, Source, main
 
 IMG = r"\.(png|jpe?g|bmp|tif)$"
 RESIDE = ("RESIDE-beta is distributed from its project page, "

@@ -10,10 +10,8 @@ Usage: python data_scripts/5deg.py {download,prepare,verify} [--root ROOT]
 """
 
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from datatool import Expect, Place, Setting, Source, load_setting, main  # noqa: E402
+from datatool import Expect, Place, Setting, Source, load_setting, main
 
 THREE = load_setting("3deg")
 PNG = r"[^/]+\.png$"

@@ -8,10 +8,8 @@ Usage: python data_scripts/cdd11.py {download,prepare,verify} [--root ROOT]
 """
 
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from datatool import Expect, Place, Setting, Source, main  # noqa: E402
+from datatool import Expect, Place, Setting, Source, main
 
 TYPES = ("low", "haze", "rain", "snow", "low_haze", "low_rain", "low_snow", "haze_rain", "haze_snow",
          "low_haze_rain", "low_haze_snow")

@@ -211,7 +211,8 @@ def http_download(url: str, dest: Path, expected: dict | None = None, quiet: boo
         if err.code == 416 and offset:  # nothing left to send: the .part holds everything
             response = None
         else:
-            raise DownloadError(f"{url}: HTTP {err.code} {err.reason}. Check the link (or --mirror) and retry.") from err
+            raise DownloadError(f"{url}: HTTP {err.code} {err.reason}. Check the link (or --mirror) "
+                                "and retry.") from err
     except (urllib.error.URLError, OSError) as err:
         raise DownloadError(f"{url}: cannot connect ({err}). Check the network and retry.") from err
     total = None
@@ -282,14 +283,14 @@ def fetch(source: Source, downloads: Path, mirror: str | None, expected_manifest
         if not target.exists():
             try:
                 gdown.download(id=source.gdrive_file, output=str(target), quiet=quiet, resume=True)
-            except Exception as err:  # noqa: BLE001 - gdown raises several types; all mean "Drive said no"
+            except Exception as err:  # gdown raises several types; all mean "Drive said no"
                 raise drive_failure(source, err) from err
         record(downloads, target, f"gdrive:{source.gdrive_file}", expected)
         return [source.filename]
     folder = downloads / source.name
     try:
         gdown.download_folder(id=source.gdrive_folder, output=str(folder), quiet=quiet, resume=True)
-    except Exception as err:  # noqa: BLE001
+    except Exception as err:
         raise drive_failure(source, err) from err
     names = []
     for file in sorted(p for p in folder.rglob("*") if p.is_file()):
@@ -565,8 +566,10 @@ def verify_rows(setting: Setting, root: Path) -> list[dict]:
 def format_table(rows: list[dict], columns: tuple[str, ...]) -> str:
     widths = {c: max(len(c), *(len(r[c]) for r in rows)) if rows else len(c) for c in columns}
     right = {"expected", "found"}
-    line = lambda r: "  ".join(r[c].rjust(widths[c]) if c in right else r[c].ljust(widths[c])  # noqa: E731
-                               for c in columns).rstrip()
+
+    def line(row: dict) -> str:
+        return "  ".join(row[c].rjust(widths[c]) if c in right else row[c].ljust(widths[c]) for c in columns).rstrip()
+
     return "\n".join([line({c: c for c in columns}), line({c: "-" * widths[c] for c in columns})]
                      + [line(r) for r in rows])
 
@@ -635,7 +638,10 @@ def load_setting(name: str) -> Setting:
     """The ``SETTING`` table of ``data_scripts/<name>.py`` (file names like 3deg.py are not importable)."""
     import importlib.util
 
-    path = Path(__file__).with_name(f"{name}.py")
+    here = Path(__file__).resolve().parent
+    if str(here) not in sys.path:  # the setting scripts do `from datatool import ...`
+        sys.path.insert(0, str(here))
+    path = here / f"{name}.py"
     spec = importlib.util.spec_from_file_location(f"data_scripts_{name}", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

@@ -17,9 +17,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from datatool import Expect, Place, Setting, Source, main  # noqa: E402
+from datatool import Expect, Place, Setting, Source, main
 
 LAYOUT = r"(?P<keep>(train|val|test)/(mri|ct|pet)/(lq|hq)/[^/]+\.(png|tif|npy))$"
 

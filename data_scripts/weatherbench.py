@@ -10,10 +10,8 @@ Usage: python data_scripts/weatherbench.py {download,prepare,verify} [--root ROO
 """
 
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from datatool import Expect, Place, Setting, Source, main  # noqa: E402
+from datatool import Expect, Place, Setting, Source, main
 
 LAYOUT = r"(?P<keep>(train|test)/(rain|haze|snow)/(input|target)/[^/]+\.(png|jpe?g))$"
 

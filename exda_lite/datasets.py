@@ -6,13 +6,15 @@ sees it). Training sets give ``patch_size`` crops (128 in the paper) with the sa
 crop and dihedral transform on both images (``exda_lite.augment``); test sets give full
 images centre-cropped to a multiple of 16, the all-in-one protocol's crop.
 
-| class | setting | layout under ``root`` (data_scripts writes it) |
-|---|---|---|
-| ``AllInOneTrain`` / ``AllInOneTest`` | 3deg, 5deg | PromptIR/AdaIR: ``Train/{Denoise,Derain,Dehaze,Deblur,Enhance}``, ``test/...`` |
-| ``CDD11`` | mixed | ``{train,test}/{clear,low,haze,rain,snow,low_haze,...}`` |
-| ``AllWeather`` | adverse weather | ``train/{input,gt}``, ``test/{snow100k_s,snow100k_l,outdoor_rain,raindrop}/{input,gt}`` |
-| ``WeatherBench`` | real weather | ``{train,test}/{rain,haze,snow}/{input,target}`` |
-| ``MedicalAMIR`` | medical | ``{train,val,test}/{mri,ct,pet}/{lq,hq}`` (PNG 8/16-bit or .npy) |
+* ``AllInOneTrain`` / ``AllInOneTest`` (3deg, 5deg): the PromptIR/AdaIR layout,
+  ``Train/{Denoise,Derain,Dehaze,Deblur,Enhance}/...`` and ``test/...``
+* ``CDD11`` (mixed degradations): ``{train,test}/{clear,low,haze,rain,snow,low_haze,...}``
+* ``AllWeather`` (adverse weather): ``train/{input,gt}``,
+  ``test/{snow100k_s,snow100k_l,outdoor_rain,raindrop}/{input,gt}``
+* ``WeatherBench`` (real weather): ``{train,test}/{rain,haze,snow}/{input,target}``
+* ``MedicalAMIR`` (medical): ``{train,val,test}/{mri,ct,pet}/{lq,hq}`` (PNG 8/16-bit or .npy)
+
+``data_scripts/<setting>.py`` writes these layouts; its README gives every folder.
 
 Denoising pairs are synthesised: training adds Gaussian noise on the fly (quantised to 8
 bits like the test inputs); tests use the convention ``clip(clean + randn * sigma, 0,
@@ -144,7 +146,8 @@ def clean_keys(stem: str) -> list[str]:
                    flags=re.IGNORECASE)]
 
 
-def pair_by_name(degraded: list[Path], clean: list[Path], setting: str, root: Path, what: str) -> list[tuple[Path, Path]]:
+def pair_by_name(degraded: list[Path], clean: list[Path], setting: str, root: Path,
+                 what: str) -> list[tuple[Path, Path]]:
     """Pair each degraded file with its clean partner (see ``pairing_keys``); every one must pair."""
     by_key: dict[str, Path] = {}
     for path in clean:

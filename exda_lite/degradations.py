@@ -30,9 +30,9 @@ seed 0.
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Callable
 
 import numpy as np
 from PIL import Image
@@ -152,8 +152,7 @@ def motion_kernel(length: int = 15, angle: float = 0.0) -> np.ndarray:
     size = int(length) | 1
     centre, half = size // 2, (length - 1) / 2
     dx, dy = half * np.cos(np.deg2rad(angle)), half * np.sin(np.deg2rad(angle))
-    rows, cols, weights = line_aa(int(round(centre + dy)), int(round(centre - dx)),
-                                  int(round(centre - dy)), int(round(centre + dx)))
+    rows, cols, weights = line_aa(round(centre + dy), round(centre - dx), round(centre - dy), round(centre + dx))
     kernel = np.zeros((size, size), np.float32)
     keep = (rows >= 0) & (rows < size) & (cols >= 0) & (cols < size)
     np.maximum.at(kernel, (rows[keep], cols[keep]), weights[keep].astype(np.float32))

@@ -26,7 +26,7 @@ fixed centre crop), degraded with a fixed seed.
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 import torch
@@ -54,7 +54,7 @@ def _load_skimage_photo(name: str) -> np.ndarray:
     return getattr(skdata, name)()
 
 
-@lru_cache(maxsize=None)
+@cache
 def demo_photo(name: str, short_side: int = DEMO_SHORT_SIDE) -> np.ndarray:
     """A demo photo as float32 RGB (H, W, 3) in [0, 1], shorter side ``short_side`` (cached; do not modify)."""
     if name not in TRAIN_PHOTOS + TEST_PHOTOS:
@@ -111,7 +111,7 @@ class DemoAllInOne(Dataset):
         self.epoch = int(epoch)
 
     def sample_params(self, index: int) -> dict:
-        """What item ``index`` is made of: label, photo, crop (top, left), dihedral ``k`` and the rng to degrade with."""
+        """What item ``index`` is made of: label, photo, crop (top, left), dihedral ``k``, and the rng to degrade it."""
         if not 0 <= index < len(self):
             raise IndexError(f"index {index} out of range for {len(self)} samples")
         rng = np.random.default_rng([self.seed, self.epoch, index])

@@ -13,8 +13,18 @@ from PIL import Image
 
 from exda_lite.augment import dihedral
 from exda_lite.datasets import (
-    CDD11, CDD11_FOLDERS, DATA_SUBDIRS, AllInOneTest, AllInOneTrain, AllWeather, DataLayoutError, MedicalAMIR,
-    WeatherBench, default_root, load_image, pair_by_name,
+    CDD11,
+    CDD11_FOLDERS,
+    DATA_SUBDIRS,
+    AllInOneTest,
+    AllInOneTrain,
+    AllWeather,
+    DataLayoutError,
+    MedicalAMIR,
+    WeatherBench,
+    default_root,
+    load_image,
+    pair_by_name,
 )
 from exda_lite.degradations import add_test_noise
 from exda_lite.metrics import centre_crop
@@ -53,8 +63,9 @@ def allinone(tmp_path_factory):
         write_pair(root / f"Train/Derain/rainy/rain-{n}.png", root / f"Train/Derain/gt/norain-{n}.png")
     write_pair(root / "Train/Dehaze/synthetic/part1/0001_0.8_0.2.png", root / "Train/Dehaze/original/0001.png")
     write_pair(root / "Train/Dehaze/synthetic/part2/0002_1_0.08.png", root / "Train/Dehaze/original/0002.png")
-    write_pair(root / "Train/Deblur/blur/GOPR0372_07_00-000047.png", root / "Train/Deblur/sharp/GOPR0372_07_00-000047.png")
-    write_pair(root / "Train/Enhance/low/22.png", root / "Train/Enhance/gt/22.png", shape=(12, 14, 3))  # < patch: padded
+    gopro = "GOPR0372_07_00-000047.png"
+    write_pair(root / "Train/Deblur/blur" / gopro, root / "Train/Deblur/sharp" / gopro)
+    write_pair(root / "Train/Enhance/low/22.png", root / "Train/Enhance/gt/22.png", shape=(12, 14, 3))  # < patch
     write_clean(root / "test/denoise/bsd68/3096.png")
     write_clean(root / "test/denoise/urban100/img_001.png")
     write_pair(root / "test/derain/Rain100L/input/rain-001.png", root / "test/derain/Rain100L/target/norain-001.png")

@@ -8,9 +8,24 @@ from skimage.metrics import peak_signal_noise_ratio
 from skimage.transform import resize
 
 from exda_lite.degradations import (
-    CDD11_TYPES, DEGRADATIONS, add_test_noise, composite, degradation_gallery, degrade, gaussian_blur,
-    gaussian_noise, haze, jpeg, kspace_centre_mask, low_dose_ct, low_light, motion_blur, mri_undersample,
-    rain, rain_layer, snow,
+    CDD11_TYPES,
+    DEGRADATIONS,
+    add_test_noise,
+    composite,
+    degradation_gallery,
+    degrade,
+    gaussian_blur,
+    gaussian_noise,
+    haze,
+    jpeg,
+    kspace_centre_mask,
+    low_dose_ct,
+    low_light,
+    motion_blur,
+    mri_undersample,
+    rain,
+    rain_layer,
+    snow,
 )
 
 matplotlib.use("Agg")

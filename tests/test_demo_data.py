@@ -11,7 +11,12 @@ from torch.utils.data import DataLoader
 from exda_lite.augment import dihedral
 from exda_lite.degradations import degrade
 from exda_lite.demo_data import (
-    DEMO_DEGRADATIONS, TEST_PHOTOS, TRAIN_PHOTOS, DemoAllInOne, DemoAllInOneTest, demo_photo,
+    DEMO_DEGRADATIONS,
+    TEST_PHOTOS,
+    TRAIN_PHOTOS,
+    DemoAllInOne,
+    DemoAllInOneTest,
+    demo_photo,
 )
 
 
@@ -74,7 +79,7 @@ def test_test_set_is_fixed_full_size_or_cropped():
 def test_loader_batches_and_speed():
     dataset = DemoAllInOne(patch_size=64, samples_per_degradation=8)
     start = time.perf_counter()
-    degraded, clean, labels = next(iter(DataLoader(dataset, batch_size=len(dataset))))
+    degraded, _, labels = next(iter(DataLoader(dataset, batch_size=len(dataset))))
     per_item = (time.perf_counter() - start) / len(dataset)
     assert degraded.shape == (len(dataset), 3, 64, 64) and labels.tolist()[:5] == [0, 1, 2, 3, 4]
     assert per_item < 0.05, f"{per_item * 1000:.1f} ms per item: the demo set must stay cheap on CPU"
