@@ -16,7 +16,7 @@ One module per concept:
 * ``model``            the U-Net and ``build_model``
 * ``losses``           L1 + 0.1 * Fourier (Eq. 4-5)
 * ``metrics``          PSNR / SSIM in the all-in-one protocol
-* ``degradations``     synthetic noise, blur, haze, rain, low light, snow, JPEG, CDD11 mixes, MRI, CT
+* ``degradations``     synthetic noise, blur, haze, rain, low light, snow, JPEG, CDD11 mixes, MRI, CT, PET
 * ``augment``          paired random crops and the 8 dihedral transforms
 * ``demo_data``        the offline demo all-in-one dataset (scikit-image photos)
 * ``datasets``         the six benchmark settings in their public layouts (see data_scripts/)

@@ -19,6 +19,7 @@ from exda_lite.degradations import (
     haze,
     jpeg,
     kspace_centre_mask,
+    low_count_pet,
     low_dose_ct,
     low_light,
     motion_blur,
@@ -29,7 +30,8 @@ from exda_lite.degradations import (
 )
 
 matplotlib.use("Agg")
-STOCHASTIC = {"noise", "rain", "low_light", "snow", "ct"} | {n for n, parts in CDD11_TYPES.items() if len(parts) > 1}
+COMPOSITES = {name for name, parts in CDD11_TYPES.items() if len(parts) > 1}
+STOCHASTIC = {"noise", "rain", "low_light", "snow", "ct", "pet"} | COMPOSITES
 
 
 @pytest.fixture(scope="module")
@@ -164,6 +166,15 @@ def test_low_dose_ct_noise_falls_with_dose(phantom):
     errors = [np.abs(low_dose_ct(phantom, photons=p, rng=0) - reference).mean() for p in (1e3, 1e4, 1e5)]
     assert errors == sorted(errors, reverse=True)
     assert low_dose_ct(phantom[:, :50], rng=0).shape == (64, 50)
+
+
+def test_low_count_pet_is_poisson_counting_noise(phantom):
+    flat = np.full((64, 64), 0.5, np.float32)
+    for counts in (10, 100):
+        out = low_count_pet(flat, counts=counts, resolution=0, rng=0)
+        assert out.mean() == pytest.approx(0.5, abs=0.01)
+        assert out.var() == pytest.approx(0.5 / counts, rel=0.1)  # Poisson: variance = mean (in counts)
+        np.testing.assert_allclose(out * counts, np.round(out * counts), atol=1e-3)  # whole numbers of decays
 
 
 def test_clear_errors_for_wrong_inputs():

@@ -12,6 +12,9 @@ from exda_lite.augment import dihedral
 from exda_lite.degradations import degrade
 from exda_lite.demo_data import (
     DEMO_DEGRADATIONS,
+    MEDICAL_DEGRADATIONS,
+    MEDICAL_TEST_PHOTOS,
+    MEDICAL_TRAIN_PHOTOS,
     TEST_PHOTOS,
     TRAIN_PHOTOS,
     DemoAllInOne,
@@ -27,6 +30,7 @@ def train():
 
 def test_split_is_by_image_and_photos_are_rgb_float():
     assert not set(TRAIN_PHOTOS) & set(TEST_PHOTOS)
+    assert not set(MEDICAL_TRAIN_PHOTOS) & set(MEDICAL_TEST_PHOTOS)
     for name in ("chelsea", "brick"):
         photo = demo_photo(name)
         assert photo.dtype == np.float32 and photo.ndim == 3 and photo.shape[2] == 3 and min(photo.shape[:2]) == 256
@@ -85,8 +89,22 @@ def test_loader_batches_and_speed():
     assert per_item < 0.05, f"{per_item * 1000:.1f} ms per item: the demo set must stay cheap on CPU"
 
 
+def test_medical_track_is_grayscale_with_mri_ct_pet():
+    train = DemoAllInOne(MEDICAL_DEGRADATIONS, patch_size=32, samples_per_degradation=2, channels=1)
+    assert train.photos == MEDICAL_TRAIN_PHOTOS
+    for i in range(len(train)):
+        degraded, clean, label = train[i]
+        assert degraded.shape == clean.shape == (1, 32, 32) and label == i % 3
+        p = train.sample_params(i)
+        crop = demo_photo(p["photo"], channels=1)[p["top"]:p["top"] + 32, p["left"]:p["left"] + 32]
+        np.testing.assert_array_equal(clean[0].numpy(), dihedral(crop, p["k"]))
+    test = DemoAllInOneTest(("mri",), channels=1)
+    assert test.names == ["shepp_logan_phantom/mri", "microaneurysms/mri"]
+    assert test[0][0].shape == (1, 256, 256)
+
+
 def test_clear_errors():
-    with pytest.raises(ValueError, match="grayscale"):
+    with pytest.raises(ValueError, match="channels=1"):
         DemoAllInOne(degradations=("noise", "mri"))
     with pytest.raises(ValueError, match="choose from"):
         DemoAllInOne(degradations=("fog",))
