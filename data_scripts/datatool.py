@@ -312,11 +312,16 @@ def do_download(setting: Setting, root: Path, only, mirror: str | None, manifest
     failures, manual = [], []
     for source in selected(setting, only):
         if source.manual and not mirror:
-            given = downloads / source.name
-            if given.is_dir() and any(given.iterdir()):
-                for file in sorted(p for p in given.rglob("*") if p.is_file()):
-                    record(downloads, file, "manual")
-                print(f"[{source.name}] found files you placed in {given}; recorded their sha256")
+            folder, single = downloads / source.name, downloads / source.filename
+            placed = sorted(p for p in folder.rglob("*") if p.is_file()) if folder.is_dir() else []
+            placed += [single] if single.is_file() else []
+            if placed:
+                try:
+                    for file in placed:
+                        record(downloads, file, "manual", expected.get(file.relative_to(downloads).as_posix()))
+                    print(f"[{source.name}] found {len(placed)} file(s) you placed; recorded their sha256")
+                except DataToolError as err:
+                    failures.append(f"[{source.name}] {err}")
             else:
                 manual.append(manual_instructions(source, root))
             continue
