@@ -16,6 +16,10 @@ One module per concept:
 * ``model``            the U-Net and ``build_model``
 * ``losses``           L1 + 0.1 * Fourier (Eq. 4-5)
 * ``metrics``          PSNR / SSIM in the all-in-one protocol
+* ``degradations``     synthetic noise, blur, haze, rain, low light, snow, JPEG, CDD11 mixes, MRI, CT, PET
+* ``augment``          paired random crops and the 8 dihedral transforms
+* ``demo_data``        the offline demo all-in-one dataset (scikit-image photos)
+* ``datasets``         the six benchmark settings in their public layouts (see data_scripts/)
 * ``utils``            seeding, device, parameter / FLOP counts, timing
 * ``notebook``         helpers the notebooks share (parameters, smoke mode, results)
 """
@@ -23,6 +27,9 @@ One module per concept:
 from .attention import ExDAAttention, channel_attention
 from .block import ExDABlock, TokenOptions, ValueOptions
 from .configs import CONFIGS, PAPER_SIZES, ExDAConfig, get_config
+from .datasets import CDD11, AllInOneTest, AllInOneTrain, AllWeather, DataLayoutError, MedicalAMIR, WeatherBench
+from .degradations import DEGRADATIONS, add_test_noise, degradation_gallery, degrade
+from .demo_data import DemoAllInOne, DemoAllInOneTest
 from .gdfn import GDFN
 from .gst import GlobalSpatialTokens
 from .layernorm import LayerNorm2d
@@ -40,4 +47,8 @@ __all__ = [
     "ValueOptions", "build_model", "channel_attention", "count_flops", "count_parameters",
     "evaluate_pair", "fourier_loss", "get_config", "pick_device", "psnr", "seed_everything",
     "time_forward",
+]
+__all__ += [  # data: degradations, the demo set, the six benchmark settings
+    "CDD11", "DEGRADATIONS", "AllInOneTest", "AllInOneTrain", "AllWeather", "DataLayoutError", "DemoAllInOne",
+    "DemoAllInOneTest", "MedicalAMIR", "WeatherBench", "add_test_noise", "degradation_gallery", "degrade",
 ]

@@ -1,0 +1,437 @@
+"""The paper's six benchmark settings (Appendix A.1) as torch Datasets, reading the public layouts.
+
+Every dataset yields ``(degraded, clean, label)``: float32 tensors (C, H, W) in [0, 1] and
+the index of the item's task in ``dataset.tasks`` (for analysis; ExDA is blind and never
+sees it). Training sets give ``patch_size`` crops (128 in the paper) with the same random
+crop and dihedral transform on both images (``exda_lite.augment``); test sets give full
+images centre-cropped to a multiple of 16, the all-in-one protocol's crop.
+
+* ``AllInOneTrain`` / ``AllInOneTest`` (3deg, 5deg): the PromptIR/AdaIR layout,
+  ``Train/{Denoise,Derain,Dehaze,Deblur,Enhance}/...`` and ``test/...``
+* ``CDD11`` (mixed degradations): ``{train,test}/{clear,low,haze,rain,snow,low_haze,...}``
+* ``AllWeather`` (adverse weather): ``train/{input,gt}``,
+  ``test/{snow100k_s,snow100k_l,outdoor_rain,raindrop}/{input,gt}``
+* ``WeatherBench`` (real weather): ``{train,test}/{rain,haze,snow}/{input,target}``
+* ``MedicalAMIR`` (medical): ``{train,val,test}/{mri,ct,pet}/{lq,hq}`` (PNG 8/16-bit or .npy)
+
+``data_scripts/<setting>.py`` writes these layouts; its README gives every folder.
+
+Denoising pairs are synthesised: training adds Gaussian noise on the fly (quantised to 8
+bits like the test inputs); tests use the convention ``clip(clean + randn * sigma, 0,
+255).astype(uint8)`` with seed 0 (``degradations.add_test_noise``).
+
+Task balance (PromptIR's repetition factors, ``PROMPTIR_REPEATS``): the training list
+repeats each task's images so that tiny sets (Rain100L: 200 pairs) are not drowned by huge
+ones (OTS: 72,135).
+
+Degraded and clean files are paired by name: same stem, ``rain-N`` <-> ``norain-N``,
+``X_rain`` <-> ``X_clean``, or the degraded stem minus trailing ``_parts`` (OTS
+``0001_0.8_0.2`` -> ``0001``). Missing or mis-laid folders raise ``DataLayoutError``
+naming the expected path, what is there instead, and the data_scripts command that
+fixes it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from skimage.util import img_as_float32
+from torch.utils.data import Dataset
+
+from .augment import apply_patch, paired_patch, patch_params, to_tensor
+from .degradations import add_test_noise, gaussian_noise
+from .metrics import centre_crop
+from .notebook import default_data_dir
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
+MEDICAL_EXTENSIONS = IMAGE_EXTENSIONS + (".npy",)
+
+DATA_SUBDIRS = {"3deg": "allinone", "5deg": "allinone", "cdd11": "cdd11", "allweather": "allweather",
+                "weatherbench": "weatherbench", "medical": "amir"}
+"""Folder under the data root (``$EXDA_DATA`` or ~/.cache/exda-lite) for each setting; 3deg and 5deg share one."""
+
+PROMPTIR_REPEATS = {"denoise_15": 3, "denoise_25": 3, "denoise_50": 3, "derain": 120, "dehaze": 1,
+                    "deblur": 5, "enhance": 20}
+"""How many times each task's training list is repeated per epoch (PromptIR / AdaIR)."""
+
+THREE_DEG_TASKS = ("denoise_15", "denoise_25", "denoise_50", "derain", "dehaze")
+FIVE_DEG_TASKS = ("denoise_25", "derain", "dehaze", "deblur", "enhance")
+"""5deg: the paper reports sigma 25 only (App. A.1); pass ``tasks=`` to train on all three sigmas."""
+
+ALL_IN_ONE_TRAIN_LAYOUT = {
+    # task: (degraded folder or None for synthesised noise, clean folder, setting that downloads it)
+    "denoise": (None, "Train/Denoise", "3deg"),
+    "derain": ("Train/Derain/rainy", "Train/Derain/gt", "3deg"),
+    "dehaze": ("Train/Dehaze/synthetic", "Train/Dehaze/original", "3deg"),
+    "deblur": ("Train/Deblur/blur", "Train/Deblur/sharp", "5deg"),
+    "enhance": ("Train/Enhance/low", "Train/Enhance/gt", "5deg"),
+}
+ALL_IN_ONE_TEST_LAYOUT = {
+    "denoise_bsd68": (None, "test/denoise/bsd68", "3deg"),
+    "denoise_urban100": (None, "test/denoise/urban100", "3deg"),
+    "derain": ("test/derain/Rain100L/input", "test/derain/Rain100L/target", "3deg"),
+    "dehaze": ("test/dehaze/input", "test/dehaze/target", "3deg"),
+    "deblur": ("test/deblur/input", "test/deblur/target", "5deg"),
+    "enhance": ("test/enhance/input", "test/enhance/target", "5deg"),
+}
+CDD11_FOLDERS = ("low", "haze", "rain", "snow", "low_haze", "low_rain", "low_snow", "haze_rain", "haze_snow",
+                 "low_haze_rain", "low_haze_snow")
+ALLWEATHER_TESTS = ("snow100k_s", "snow100k_l", "outdoor_rain", "raindrop")
+WEATHERBENCH_TYPES = ("rain", "haze", "snow")
+AMIR_TASKS = ("mri", "ct", "pet")
+
+
+# --------------------------------------------------------------------------- errors and file lists
+
+class DataLayoutError(FileNotFoundError):
+    """A benchmark folder is missing, empty or mis-laid; the message says how to fix it."""
+
+
+def default_root(setting: str) -> Path:
+    """Where a setting's data lives by default: ``default_data_dir() / DATA_SUBDIRS[setting]``."""
+    return default_data_dir() / DATA_SUBDIRS[setting]
+
+
+def fix_command(setting: str, root: Path) -> str:
+    script = f"python data_scripts/{setting}.py"
+    return (f"  {script} download --root {root}\n  {script} prepare --root {root}\n"
+            f"  {script} verify --root {root}   (prints expected vs found counts)")
+
+
+def describe_found(path: Path) -> str:
+    """What exists nearest to a missing/empty ``path``: its closest existing ancestor's entries."""
+    path = Path(path)
+    existing = path
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    entries = sorted(existing.iterdir())[:12] if existing.is_dir() else []
+    listing = ", ".join(e.name + ("/" if e.is_dir() else "") for e in entries) or "nothing"
+    text = f"{existing} contains: {listing}"
+    missing = path.relative_to(existing).parts[:1] if existing != path else ()
+    near = [e.name for e in entries if missing and e.name.lower() == missing[0].lower()]
+    if near:
+        text += f" (folder names are case-sensitive: found {near[0]!r}, expected {missing[0]!r})"
+    return text
+
+
+def list_images(folder: Path, setting: str, root: Path, what: str, extensions=IMAGE_EXTENSIONS) -> list[Path]:
+    """All images under ``folder`` (recursively, sorted); ``DataLayoutError`` if there are none."""
+    folder = Path(folder)
+    files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in extensions) if folder.is_dir() else []
+    if not files:
+        state = "is empty (no images)" if folder.is_dir() else "does not exist"
+        raise DataLayoutError(f"{setting}: {what}: expected images in {folder}, but it {state}.\n"
+                              f"Found: {describe_found(folder)}\nFix:\n{fix_command(setting, root)}")
+    return files
+
+
+def pairing_keys(stem: str) -> list[str]:
+    """Names a degraded file's clean partner may have, most specific first."""
+    keys = [stem, re.sub(r"^(no)?rain-", "", stem, flags=re.IGNORECASE),
+            re.sub(r"[_-](rain|rainy|clean|gt|input|target|lq|hq|low|high|blur|sharp)$", "", stem,
+                   flags=re.IGNORECASE)]
+    parts = stem.split("_")
+    keys += ["_".join(parts[:n]) for n in range(len(parts) - 1, 0, -1)]
+    return keys
+
+
+def clean_keys(stem: str) -> list[str]:
+    return [stem, re.sub(r"^(no)?rain-", "", stem, flags=re.IGNORECASE),
+            re.sub(r"[_-](rain|rainy|clean|gt|input|target|lq|hq|low|high|blur|sharp)$", "", stem,
+                   flags=re.IGNORECASE)]
+
+
+def pair_by_name(degraded: list[Path], clean: list[Path], setting: str, root: Path,
+                 what: str) -> list[tuple[Path, Path]]:
+    """Pair each degraded file with its clean partner (see ``pairing_keys``); every one must pair."""
+    by_key: dict[str, Path] = {}
+    for path in clean:
+        for key in clean_keys(path.stem):
+            by_key.setdefault(key, path)
+    pairs, unmatched = [], []
+    for path in degraded:
+        partner = next((by_key[k] for k in pairing_keys(path.stem) if k in by_key), None)
+        (pairs.append((path, partner)) if partner else unmatched.append(path))
+    if unmatched:
+        raise DataLayoutError(
+            f"{setting}: {what}: {len(unmatched)} of {len(degraded)} degraded images have no clean partner in "
+            f"{clean[0].parent}, e.g. {[p.name for p in unmatched[:3]]} (clean names look like "
+            f"{[p.name for p in clean[:3]]}). Pairs are matched by name: same stem, rain-N/norain-N, "
+            f"X_rain/X_clean or OTS-style XXXX_A_B -> XXXX.\nFix (re-create the layout):\n{fix_command(setting, root)}")
+    return pairs
+
+
+# --------------------------------------------------------------------------- loading
+
+def load_image(path: Path, channels: int = 3) -> np.ndarray:
+    """An image file as float32 (H, W, channels) in [0, 1]: 8/16-bit PNG/JPEG/..., or .npy in [0, 1]."""
+    path = Path(path)
+    if path.suffix.lower() == ".npy":
+        array = np.load(path).astype(np.float32)
+        if array.ndim == 2:
+            array = array[:, :, None]
+    else:
+        with Image.open(path) as img:
+            if channels == 3:
+                array = np.asarray(img.convert("RGB"))
+            else:
+                array = np.asarray(img if img.mode.startswith("I") else img.convert("L"))
+        if array.dtype == np.int32:  # PIL reads some 16-bit PNGs as mode "I"
+            array = array.astype(np.uint16)
+        array = img_as_float32(array)
+        if array.ndim == 2:
+            array = array[:, :, None]
+    if array.shape[-1] != channels:
+        if array.shape[-1] == 1 and channels == 3:
+            array = np.repeat(array, 3, axis=-1)
+        elif array.shape[-1] == 3 and channels == 1:
+            array = array.mean(axis=-1, keepdims=True)
+        else:
+            raise ValueError(f"{path}: cannot convert {array.shape[-1]} channels to {channels}")
+    return np.clip(array, 0, 1)
+
+
+def load_uint8_rgb(path: Path) -> np.ndarray:
+    with Image.open(path) as img:
+        return np.asarray(img.convert("RGB"))
+
+
+# --------------------------------------------------------------------------- the generic paired dataset
+
+@dataclass(frozen=True)
+class Sample:
+    """One item: degraded file (None: synthesise noise at ``sigma``), clean file, task name."""
+
+    degraded: Path | None
+    clean: Path
+    task: str
+    sigma: float | None = None
+
+
+class PairedImageDataset(Dataset):
+    """``(degraded, clean, label)`` from a list of ``Sample``s; every setting below builds one.
+
+    Args:
+        samples: the items (repetitions for task balance already included).
+        tasks: task names; ``label = tasks.index(sample.task)``.
+        patch_size: training mode: a random ``patch_size`` crop + dihedral transform, the same
+            for both images. ``None``: test mode, full images centre-cropped to ``crop_multiple``.
+        seed: item ``i`` draws from ``numpy.random.default_rng([seed, epoch, i])``.
+        channels: 3 (RGB) or 1 (medical).
+        test_noise_seed: seed of the denoising test convention.
+    """
+
+    def __init__(self, samples: list[Sample], tasks, patch_size: int | None = 128, seed: int = 0,
+                 channels: int = 3, crop_multiple: int = 16, test_noise_seed: int = 0):
+        self.samples, self.tasks = list(samples), tuple(tasks)
+        self.patch_size, self.seed, self.epoch = patch_size, int(seed), 0
+        self.channels, self.crop_multiple, self.test_noise_seed = channels, crop_multiple, test_noise_seed
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def set_epoch(self, epoch: int) -> None:
+        """New crops and transforms each epoch: items depend on (seed, epoch, index)."""
+        self.epoch = int(epoch)
+
+    def task_counts(self) -> dict[str, int]:
+        """Items per task in one epoch (after repetition)."""
+        return {task: sum(s.task == task for s in self.samples) for task in self.tasks}
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor, int]:
+        sample = self.samples[index]
+        label = self.tasks.index(sample.task)
+        if self.patch_size is None:
+            degraded, clean = self.load_test_pair(sample)
+        else:
+            degraded, clean = self.load_train_patch(sample, np.random.default_rng([self.seed, self.epoch, index]))
+        return to_tensor(degraded), to_tensor(clean), label
+
+    def load_train_patch(self, sample: Sample, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        clean = load_image(sample.clean, self.channels)
+        if sample.degraded is None:  # denoising: the noise is i.i.d., so adding it after the transform is the same
+            clean = apply_patch(clean, self.patch_size, *patch_params(clean.shape, self.patch_size, rng))
+            return gaussian_noise(clean, sample.sigma, rng=rng, quantize=True), clean
+        degraded = load_image(sample.degraded, self.channels)
+        degraded, clean, _ = paired_patch(degraded, clean, self.patch_size, rng, where=str(sample.degraded))
+        return degraded, clean
+
+    def load_test_pair(self, sample: Sample) -> tuple[np.ndarray, np.ndarray]:
+        if sample.degraded is None:
+            clean8 = centre_crop(load_uint8_rgb(sample.clean), self.crop_multiple)
+            noisy8 = add_test_noise(clean8, sample.sigma, seed=self.test_noise_seed)
+            return img_as_float32(noisy8), img_as_float32(clean8)
+        degraded = load_image(sample.degraded, self.channels)
+        clean = load_image(sample.clean, self.channels)
+        if degraded.shape != clean.shape:
+            raise ValueError(f"pair sizes differ: {sample.degraded} {degraded.shape} vs {sample.clean} {clean.shape}")
+        return centre_crop(degraded, self.crop_multiple), centre_crop(clean, self.crop_multiple)
+
+
+def repeated(samples: list[Sample], times: int) -> list[Sample]:
+    return list(samples) * int(times)
+
+
+def paired_samples(root: Path, degraded_dir: str, clean_dir: str, task: str, setting: str, what: str,
+                   extensions=IMAGE_EXTENSIONS) -> list[Sample]:
+    degraded = list_images(root / degraded_dir, setting, root, f"{what} (degraded)", extensions)
+    clean = list_images(root / clean_dir, setting, root, f"{what} (clean)", extensions)
+    return [Sample(d, c, task) for d, c in pair_by_name(degraded, clean, setting, root, what)]
+
+
+# --------------------------------------------------------------------------- 3 and 5 degradations
+
+def sigma_of(task: str) -> float:
+    return float(task.split("_")[1])
+
+
+class AllInOneTrain(PairedImageDataset):
+    """3- or 5-degradation training set in the PromptIR/AdaIR layout (App. A.1).
+
+    Args:
+        root: the folder holding ``Train/`` (default ``$EXDA_DATA/allinone``).
+        setting: "3deg" (denoise x3 sigmas, derain, dehaze) or "5deg" (+ deblur, enhance).
+        tasks: override the task list (names in ``PROMPTIR_REPEATS``).
+        repeats: per-task repetition factors (default PromptIR's).
+        patch_size, seed: see ``PairedImageDataset``.
+    """
+
+    def __init__(self, root=None, setting: str = "3deg", tasks=None, patch_size: int = 128,
+                 repeats: dict | None = None, seed: int = 0):
+        if setting not in ("3deg", "5deg"):
+            raise ValueError(f"setting must be '3deg' or '5deg', got {setting!r}")
+        root = Path(root) if root is not None else default_root(setting)
+        tasks = tuple(tasks or (THREE_DEG_TASKS if setting == "3deg" else FIVE_DEG_TASKS))
+        repeats = {**PROMPTIR_REPEATS, **(repeats or {})}
+        samples = []
+        for task in tasks:
+            family = task.split("_")[0]
+            if family not in ALL_IN_ONE_TRAIN_LAYOUT:
+                raise ValueError(f"unknown task {task!r}; choose from {sorted(PROMPTIR_REPEATS)}")
+            degraded_dir, clean_dir, needs = ALL_IN_ONE_TRAIN_LAYOUT[family]
+            if degraded_dir is None:
+                clean = list_images(root / clean_dir, needs, root, "denoising training images (BSD400 + WED)")
+                base = [Sample(None, path, task, sigma_of(task)) for path in clean]
+            else:
+                base = paired_samples(root, degraded_dir, clean_dir, task, needs, f"{task} training pairs")
+            samples += repeated(base, repeats[task])
+        super().__init__(samples, tasks, patch_size=patch_size, seed=seed)
+        self.root = root
+
+
+class AllInOneTest(PairedImageDataset):
+    """One test set of the 3/5-degradation settings, full images.
+
+    Args:
+        root: the folder holding ``test/``.
+        task: "denoise_bsd68", "denoise_urban100" (give ``sigma``), "derain" (Rain100L),
+            "dehaze" (SOTS outdoor), "deblur" (GoPro), "enhance" (LOL-v1).
+        sigma: noise level for the denoising sets (15, 25, 50), added with the test convention.
+    """
+
+    def __init__(self, root=None, task: str = "derain", sigma: float | None = None, test_noise_seed: int = 0):
+        if task not in ALL_IN_ONE_TEST_LAYOUT:
+            raise ValueError(f"unknown test task {task!r}; choose from {sorted(ALL_IN_ONE_TEST_LAYOUT)}")
+        degraded_dir, clean_dir, needs = ALL_IN_ONE_TEST_LAYOUT[task]
+        root = Path(root) if root is not None else default_root(needs)
+        if degraded_dir is None:
+            if sigma is None:
+                raise ValueError(f"{task} needs sigma= (15, 25 or 50): the noise is added at test time")
+            clean = list_images(root / clean_dir, needs, root, f"{task} test images")
+            samples = [Sample(None, path, task, float(sigma)) for path in clean]
+        else:
+            samples = paired_samples(root, degraded_dir, clean_dir, task, needs, f"{task} test pairs")
+        super().__init__(samples, (task,), patch_size=None, test_noise_seed=test_noise_seed)
+        self.root = root
+
+
+# --------------------------------------------------------------------------- CDD11, AllWeather, WeatherBench, AMIR
+
+class CDD11(PairedImageDataset):
+    """CDD11 mixed degradations: ``{train,test}/<type>/NAME`` paired with ``{train,test}/clear/NAME``.
+
+    Args:
+        split: "train" (patches) or "test" (full images).
+        types: CDD11 folder names (default all 11); label = index in ``types``.
+        repeat: training list repetitions per epoch (the public code uses 2; only changes epoch length).
+    """
+
+    def __init__(self, root=None, split: str = "train", types=CDD11_FOLDERS, patch_size: int = 128,
+                 repeat: int = 2, seed: int = 0):
+        root = Path(root) if root is not None else default_root("cdd11")
+        check_choice("split", split, ("train", "test"))
+        samples = []
+        for kind in types:
+            check_choice("CDD11 type", kind, CDD11_FOLDERS)
+            samples += paired_samples(root, f"{split}/{kind}", f"{split}/clear", kind, "cdd11", f"{split} {kind}")
+        train = split == "train"
+        super().__init__(repeated(samples, repeat) if train else samples, types,
+                         patch_size=patch_size if train else None, seed=seed)
+        self.root = root
+
+
+class AllWeather(PairedImageDataset):
+    """AllWeather (TransWeather): ``train/{input,gt}``; tests ``test/<subset>/{input,gt}``.
+
+    Args:
+        split: "train" (Snow100K + Outdoor-Rain + RainDrop mixed, label 0) or one test subset
+            in ``ALLWEATHER_TESTS`` (Snow100K-S/L, Outdoor-Rain, RainDrop).
+    """
+
+    def __init__(self, root=None, split: str = "train", patch_size: int = 128, seed: int = 0):
+        root = Path(root) if root is not None else default_root("allweather")
+        check_choice("split", split, ("train",) + ALLWEATHER_TESTS)
+        base = "train" if split == "train" else f"test/{split}"
+        task = "allweather" if split == "train" else split
+        samples = paired_samples(root, f"{base}/input", f"{base}/gt", task, "allweather", split)
+        super().__init__(samples, (task,), patch_size=patch_size if split == "train" else None, seed=seed)
+        self.root = root
+
+
+class WeatherBench(PairedImageDataset):
+    """Real-world WeatherBench: ``{train,test}/{rain,haze,snow}/{input,target}``; label = weather type."""
+
+    def __init__(self, root=None, split: str = "train", types=WEATHERBENCH_TYPES, patch_size: int = 128,
+                 seed: int = 0):
+        root = Path(root) if root is not None else default_root("weatherbench")
+        check_choice("split", split, ("train", "test"))
+        samples = []
+        for kind in types:
+            check_choice("WeatherBench type", kind, WEATHERBENCH_TYPES)
+            samples += paired_samples(root, f"{split}/{kind}/input", f"{split}/{kind}/target", kind,
+                                      "weatherbench", f"{split} {kind}")
+        super().__init__(samples, types, patch_size=patch_size if split == "train" else None, seed=seed)
+        self.root = root
+
+
+class MedicalAMIR(PairedImageDataset):
+    """AMIR medical tasks: ``{train,val,test}/{mri,ct,pet}/{lq,hq}``, grayscale (1 channel).
+
+    MRI: 4x k-space truncation of IXI T2 slices (``degradations.mri_undersample`` makes the
+    same kind of pair from any slice); CT: AAPM-Mayo quarter-dose vs full-dose; PET:
+    low-count vs full-count. Files: PNG (8 or 16 bit) or .npy float arrays in [0, 1].
+    ``channels=3`` repeats the gray channel for an RGB model.
+    """
+
+    def __init__(self, root=None, split: str = "train", tasks=AMIR_TASKS, patch_size: int = 128, seed: int = 0,
+                 channels: int = 1):
+        root = Path(root) if root is not None else default_root("medical")
+        check_choice("split", split, ("train", "val", "test"))
+        samples = []
+        for task in tasks:
+            check_choice("AMIR task", task, AMIR_TASKS)
+            samples += paired_samples(root, f"{split}/{task}/lq", f"{split}/{task}/hq", task, "medical",
+                                      f"{split} {task}", MEDICAL_EXTENSIONS)
+        super().__init__(samples, tasks, patch_size=patch_size if split == "train" else None, seed=seed,
+                         channels=channels)
+        self.root = root
+
+
+def check_choice(what: str, value, choices) -> None:
+    if value not in choices:
+        raise ValueError(f"unknown {what} {value!r}; choose from {list(choices)}")
