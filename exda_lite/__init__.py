@@ -20,6 +20,11 @@ One module per concept:
 * ``augment``          paired random crops and the 8 dihedral transforms
 * ``demo_data``        the offline demo all-in-one dataset (scikit-image photos)
 * ``datasets``         the six benchmark settings in their public layouts (see data_scripts/)
+* ``span``             measuring the span limitation (Eq. 6-10)
+* ``synthetic``        the synthetic multi-faceted 1-D degradation (Sec. 3.2, Fig. 3a)
+* ``digits``           MNIST (or bundled digits) and its corruptions (Sec. 3.2, Fig. 3b)
+* ``toy``              matched linear/nonlinear-value toy models and their training loop
+* ``exercises``        auto-checked exercises for the notebooks
 * ``utils``            seeding, device, parameter / FLOP counts, timing
 * ``notebook``         helpers the notebooks share (parameters, smoke mode, results)
 """
@@ -41,14 +46,13 @@ from .utils import count_flops, count_parameters, pick_device, seed_everything, 
 
 __version__ = "0.1.0"
 
-__all__ = [
+__all__ = sorted([
     "CONFIGS", "PAPER_SIZES", "GDFN", "ExDA", "ExDAAttention", "ExDABlock", "ExDAConfig",
     "GlobalSpatialTokens", "LayerNorm2d", "NonlinearValue", "RestorationLoss", "TokenOptions",
     "ValueOptions", "build_model", "channel_attention", "count_flops", "count_parameters",
     "evaluate_pair", "fourier_loss", "get_config", "pick_device", "psnr", "seed_everything",
     "time_forward",
-]
-__all__ += [  # data: degradations, the demo set, the six benchmark settings
+    # data: degradations, the demo set, the six benchmark settings
     "CDD11", "DEGRADATIONS", "AllInOneTest", "AllInOneTrain", "AllWeather", "DataLayoutError", "DemoAllInOne",
     "DemoAllInOneTest", "MedicalAMIR", "WeatherBench", "add_test_noise", "degradation_gallery", "degrade",
-]
+])

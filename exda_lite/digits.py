@@ -18,19 +18,17 @@ layout, and says so.
 
 from __future__ import annotations
 
-import io
 import socket
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
-from scipy.ndimage import convolve
-from skimage.draw import line_aa
 from skimage.transform import resize
 
+from .degradations import jpeg, motion_blur
 from .notebook import default_data_dir
+from .synthetic import sensor_response
 
 
 @dataclass
@@ -101,44 +99,21 @@ def load_digit_images(root=None, download: bool = True, source: str = "auto") ->
 
 
 # ----------------------------------------------------------------------------- corruptions
-def response_curve(x: np.ndarray, gamma: float) -> np.ndarray:
-    """Nonlinear response x ** gamma."""
-    return np.clip(x, 0, None) ** gamma
-
-
-def motion_kernel(length: int, angle: float, size: int = 9) -> np.ndarray:
-    """A normalised (size, size) line kernel of ``length`` pixels at ``angle`` radians."""
-    c = size // 2
-    half = (length - 1) / 2
-    dr, dc = -half * np.sin(angle), half * np.cos(angle)
-    rr, cc, val = line_aa(int(round(c - dr)), int(round(c - dc)), int(round(c + dr)), int(round(c + dc)))
-    kernel = np.zeros((size, size), np.float32)
-    kernel[rr, cc] = val
-    return kernel / kernel.sum()
-
-
 def ramp_noise_std(shape, low: float, high: float, angle: float) -> np.ndarray:
-    """Noise std that ramps linearly from ``low`` to ``high`` across the image along ``angle``."""
+    """Noise std that ramps linearly from ``low`` to ``high`` across the image along ``angle`` (radians)."""
     rows, cols = np.mgrid[0:shape[0], 0:shape[1]].astype(np.float32)
     t = rows * np.sin(angle) + cols * np.cos(angle)
     t = (t - t.min()) / max(t.max() - t.min(), 1e-6)
     return low + (high - low) * t
 
 
-def jpeg(x: np.ndarray, quality: int) -> np.ndarray:
-    """Round-trip a [0, 1] grayscale image through Pillow's JPEG encoder at ``quality``."""
-    buffer = io.BytesIO()
-    Image.fromarray(np.round(np.clip(x, 0, 1) * 255).astype(np.uint8)).save(buffer, format="JPEG", quality=int(quality))
-    return np.asarray(Image.open(buffer), dtype=np.float32) / 255.0
-
-
 def corrupt_digit(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Apply the four corruptions with random parameters to one (H, W) image in [0, 1]."""
-    u = response_curve(x, np.exp(rng.uniform(np.log(0.4), np.log(2.5))))
-    u = convolve(u, motion_kernel(int(rng.integers(3, 8)), rng.uniform(0, np.pi)), mode="constant")
+    u = sensor_response(x, np.exp(rng.uniform(np.log(0.4), np.log(2.5))))  # response curve
+    u = motion_blur(u, length=int(rng.integers(3, 8)), angle=rng.uniform(0, 180))
     std = ramp_noise_std(u.shape, rng.uniform(0, 0.05), rng.uniform(0.1, 0.3), rng.uniform(0, 2 * np.pi))
     u = u + std * rng.standard_normal(u.shape)
-    return jpeg(u, int(rng.integers(10, 41)))
+    return jpeg(np.clip(u, 0, 1), quality=int(rng.integers(10, 41)))
 
 
 def make_digit_task(images: DigitImages, n_train: int = 6000, n_test: int = 1000,
