@@ -6,6 +6,7 @@ PYTHON      ?= python3
 VENV        ?= .venv
 CONSTRAINTS ?= constraints.txt
 LAB_ARGS    ?=
+ROOT_FLAG   := $(if $(filter 0,$(shell id -u 2>/dev/null)),--allow-root)  # containers often run as root
 PY          := $(VENV)/bin/python
 STAMP       := $(VENV)/.installed-stamp
 NOTEBOOKS   := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
@@ -23,7 +24,7 @@ $(STAMP): pyproject.toml constraints.txt
 	touch $(STAMP)
 
 lab: $(STAMP)
-	$(VENV)/bin/jupyter lab --notebook-dir=notebooks $(LAB_ARGS)
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks $(ROOT_FLAG) $(LAB_ARGS)
 
 run: $(STAMP)
 	mkdir -p $(OUT)/executed
