@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from . import span as span_module
+from .attention import channel_attention
 from .synthetic import quantise, sensor_response
 from scipy.ndimage import gaussian_filter1d
 
@@ -142,6 +143,34 @@ def g_of(v, w1, w_dw, w2, act=F.gelu, order="conv-dw-act-conv"):
     return F.conv2d(act(F.conv2d(F.conv2d(v, w1), w_dw, padding=1, groups=v.shape[1])), w2)
 
 
+# ----------------------------------------------------------------------------- notebook 03
+def heads_inputs(seed: int):
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(2, 12, 3, 5, generator=g), 3
+
+
+def heads_reference(x, heads):
+    b, c, h, w = x.shape
+    return x.reshape(b, heads, c // heads, h * w)
+
+
+def attention_inputs(seed: int):
+    g = torch.Generator().manual_seed(seed)
+    q, k, v = (torch.randn(2, 3, 4, 20, generator=g) for _ in range(3))
+    temperature = 0.5 + 2.5 * torch.rand(3, 1, 1, generator=g)  # far from 1, so a missing t shows
+    return q, k, v, temperature
+
+
+def attention_variant(q, k, v, t, norm_dim=-1, use_t=True, softmax_dim=-1, transpose_map=False, divide_t=False):
+    if norm_dim is not None:
+        q, k = F.normalize(q, dim=norm_dim), F.normalize(k, dim=norm_dim)
+    logits = q @ k.transpose(-2, -1)
+    if use_t:
+        logits = logits / t if divide_t else logits * t
+    attn = logits.softmax(dim=softmax_dim)
+    return (attn.transpose(-2, -1) if transpose_map else attn) @ v
+
+
 EXERCISES: dict[str, Exercise] = {
     "span_residual": Exercise(
         "span residual",
@@ -199,4 +228,39 @@ EXERCISES: dict[str, Exercise] = {
           lambda v, w1, w_dw, w2: v + F.conv2d(F.gelu(F.conv2d(F.conv2d(v, w1), w_dw.expand(-1, v.shape[1], -1, -1)
                                                                 / v.shape[1], padding=1)), w2))],
         hint="F.conv2d(v, w1) -> F.conv2d(., w_dw, padding=1, groups=C) -> F.gelu -> F.conv2d(., w2), then add v."),
+    "split_heads": Exercise(
+        "split into heads (B, C, H, W) -> (B, h, C/h, H*W)",
+        heads_reference,
+        heads_inputs,
+        [("you put the pixels in the rows, (B, h, H*W, C/h): that is the layout of *token* (spatial) attention. "
+          "In MDTA each row is one channel's whole feature map.",
+          lambda x, h: heads_reference(x, h).transpose(-2, -1)),
+         ("the channels are dealt to the heads like cards (channel 0 -> head 0, channel 1 -> head 1, ...); "
+          "head i must get the consecutive channels i*C/h ... (i+1)*C/h - 1, as a plain reshape gives.",
+          lambda x, h: x.reshape(x.shape[0], x.shape[1] // h, h, -1).transpose(1, 2)),
+         ("you flattened W before H (a transpose of each feature map); reshape (B, C, H, W) directly.",
+          lambda x, h: heads_reference(x.transpose(-2, -1), h))],
+        hint="A single x.reshape(B, heads, C // heads, H * W) is enough."),
+    "channel_attention": Exercise(
+        "transposed (channel) attention",
+        lambda q, k, v, t: channel_attention(q, k, v, t)[0],
+        attention_inputs,
+        [("q and k were L2-normalised along the channel axis (dim=-2); MDTA normalises each row, "
+          "i.e. each channel's feature map, along H*W (dim=-1).",
+          lambda q, k, v, t: attention_variant(q, k, v, t, norm_dim=-2)),
+         ("q and k were not L2-normalised: without F.normalize(., dim=-1) the logits grow with H*W "
+          "and the softmax saturates at high resolution.",
+          lambda q, k, v, t: attention_variant(q, k, v, t, norm_dim=None)),
+         ("the learnable temperature is missing: multiply the logits q @ k^T by t before the softmax.",
+          lambda q, k, v, t: attention_variant(q, k, v, t, use_t=False)),
+         ("you divided by the temperature; Restormer multiplies: softmax(q @ k^T * t).",
+          lambda q, k, v, t: attention_variant(q, k, v, t, divide_t=True)),
+         ("the softmax is over the wrong axis (dim=-2): each row of A (one output channel) must sum to 1 "
+          "over the key channels, softmax(dim=-1).",
+          lambda q, k, v, t: attention_variant(q, k, v, t, softmax_dim=-2)),
+         ("you multiplied by the transposed map A^T @ v (or computed k @ q^T); the output is A @ v with "
+          "A = softmax(q @ k^T * t).",
+          lambda q, k, v, t: attention_variant(q, k, v, t, transpose_map=True))],
+        hint="q, k = F.normalize(q, dim=-1), F.normalize(k, dim=-1); A = (q @ k.transpose(-2, -1) * t).softmax(-1); "
+             "return A @ v."),
 }
