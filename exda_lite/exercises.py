@@ -171,6 +171,40 @@ def attention_variant(q, k, v, t, norm_dim=-1, use_t=True, softmax_dim=-1, trans
     return (attn.transpose(-2, -1) if transpose_map else attn) @ v
 
 
+# ----------------------------------------------------------------------------- notebook 05
+def gst_inputs(seed: int):
+    g = torch.Generator().manual_seed(seed)
+    heads, tokens, stride = 2, 3, 2
+    x = torch.randn(2, 6, 9, 7, generator=g)  # odd sizes: the last row/column must not be dropped
+    weight = torch.randn(heads * tokens, 6, 1, 1, generator=g)
+    return x, weight, heads, tokens, stride
+
+
+def gst_compact_variant(x, weight, heads, tokens, stride, pool="avg", ceil=True, softmax="spatial"):
+    if stride > 1:
+        pool_fn = F.avg_pool2d if pool == "avg" else F.max_pool2d
+        x = pool_fn(x, stride, stride, ceil_mode=ceil)
+    phi = F.conv2d(x, weight)  # (B, h*K, Hs, Ws)
+    b, _, hs, ws = phi.shape
+    phi = phi.reshape(b, heads, tokens, hs * ws)
+    if softmax == "spatial":
+        phi = phi.softmax(dim=-1)
+    elif softmax == "tokens":
+        phi = phi.softmax(dim=2)
+    elif softmax == "heads_tokens_space":
+        phi = phi.reshape(b, heads, -1).softmax(dim=-1).reshape(b, heads, tokens, hs * ws)
+    return phi.reshape(b, heads, tokens, hs, ws)
+
+
+def reinject_inputs(seed: int):
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(2, 3, 5 + 4, 12, generator=g), 5, 0.1 + torch.rand((), generator=g).item()
+
+
+def reinject_reference(out, c_head, alpha):
+    return out[:, :, :c_head] + alpha * out[:, :, c_head:].mean(dim=2, keepdim=True)
+
+
 EXERCISES: dict[str, Exercise] = {
     "span_residual": Exercise(
         "span residual",
@@ -263,4 +297,39 @@ EXERCISES: dict[str, Exercise] = {
           lambda q, k, v, t: attention_variant(q, k, v, t, transpose_map=True))],
         hint="q, k = F.normalize(q, dim=-1), F.normalize(k, dim=-1); A = (q @ k.transpose(-2, -1) * t).softmax(-1); "
              "return A @ v."),
+    "gst_compact": Exercise(
+        "Algorithm 1, steps 1-4 (compact GST maps)",
+        gst_compact_variant,
+        gst_inputs,
+        [("the softmax runs over the K tokens (dim=2); Algorithm 1's softmax is *spatial*: each token's map sums "
+          "to one over its H/s * W/s pixels (dim=-1 after reshaping to (B, h, K, -1)).",
+          lambda x, w, h, k, s: gst_compact_variant(x, w, h, k, s, softmax="tokens")),
+         ("there is no softmax: Phi must become G_compact = Softmax_spatial(Phi), a map that sums to one.",
+          lambda x, w, h, k, s: gst_compact_variant(x, w, h, k, s, softmax="none")),
+         ("the softmax is over all of a head's tokens and pixels together; each token needs its own map "
+          "(softmax over the pixels only).",
+          lambda x, w, h, k, s: gst_compact_variant(x, w, h, k, s, softmax="heads_tokens_space")),
+         ("you used max pooling; step 1 is AvgPool_s.",
+          lambda x, w, h, k, s: gst_compact_variant(x, w, h, k, s, pool="max")),
+         ("the pooling dropped the last row/column of this odd-sized input: use ceil_mode=True.",
+          lambda x, w, h, k, s: gst_compact_variant(x, w, h, k, s, ceil=False)),
+         ("you projected without pooling first (stride ignored); step 1 is AvgPool with kernel and stride s.",
+          lambda x, w, h, k, s: gst_compact_variant(x, w, h, k, 1))],
+        hint="F.avg_pool2d(x, s, s, ceil_mode=True) -> F.conv2d(., weight) -> reshape (B, h, K, -1) -> softmax(-1) "
+             "-> reshape (B, h, K, Hs, Ws)."),
+    "gst_reinject": Exercise(
+        "Eq. 3, re-injecting the token rows",
+        reinject_reference,
+        reinject_inputs,
+        [("alpha is missing: the token rows enter scaled by alpha (initialised to 0.1), so they start as a "
+          "small correction.",
+          lambda o, c, a: o[:, :, :c] + o[:, :, c:].mean(dim=2, keepdim=True)),
+         ("you summed the K token rows; our reading of Eq. 3 takes their mean (the K = 1 broadcast, averaged).",
+          lambda o, c, a: o[:, :, :c] + a * o[:, :, c:].sum(dim=2, keepdim=True)),
+         ("you dropped the tokens: the output is the channel rows *plus* alpha times the token rows.",
+          lambda o, c, a: o[:, :, :c]),
+         ("the token rows are the *last* K rows (appended after the C/h channel rows by Eq. 2), not the first ones.",
+          lambda o, c, a: o[:, :, -c:] + a * o[:, :, :-c].mean(dim=2, keepdim=True))],
+        hint="channels = out[:, :, :c_head]; tokens = out[:, :, c_head:]; "
+             "return channels + alpha * tokens.mean(dim=2, keepdim=True)."),
 }

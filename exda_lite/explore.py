@@ -7,6 +7,7 @@ A widget cell only moves sliders; everything it shows comes from these functions
   computes for a photo under a degradation, per head and token.
 * :func:`attention_maps_for`: the (C/h + K) x (C/h + K) attention map of one attention layer.
 * :func:`demo_task`: a small all-in-one train/test task as tensors, for ``toy.train_toy``.
+* :class:`TinyRestorer`: a one-level restorer (no U-Net) for the notebooks' equal-budget CPU ablations.
 
 Both map functions capture the *input* of the chosen layer with a forward hook while the whole
 model runs, then evaluate that layer alone, so they work for any model built from ``exda_lite``.
@@ -19,6 +20,7 @@ import torch
 from torch import nn
 
 from .attention import ExDAAttention
+from .block import ExDABlock, TokenOptions, ValueOptions
 from .degradations import degrade
 from .demo_data import DemoAllInOne, DemoAllInOneTest
 from .gst import GlobalSpatialTokens
@@ -128,3 +130,24 @@ def demo_task(degradations, patch_size: int = 64, samples_per_degradation: int =
         task[f"{split}_degraded"], task[f"{split}_clean"] = torch.stack(degraded), torch.stack(clean)
         task[f"{split}_labels"] = torch.tensor(labels)
     return task
+
+
+class TinyRestorer(nn.Module):
+    """Conv3x3 embedding -> ``blocks`` ExDA blocks at full resolution -> Conv3x3 head, plus the input.
+
+    The smallest network with every ExDA ingredient (nonlinear value, GST, GDFN, LayerNorm); it
+    trains in seconds on a CPU, so ablations can run several variants with the same budget.
+    ``value`` / ``tokens`` are :class:`ValueOptions` / :class:`TokenOptions`, or None to leave
+    the ingredient out. Shapes: (B, 3, H, W) -> (B, 3, H, W).
+    """
+
+    def __init__(self, channels: int = 16, blocks: int = 1, heads: int = 1,
+                 value: ValueOptions | None = None, tokens: TokenOptions | None = None, ffn_factor: float = 2.0):
+        super().__init__()
+        self.embed = nn.Conv2d(3, channels, 3, padding=1, bias=False)
+        self.body = nn.Sequential(*[ExDABlock(channels, heads, ffn_factor, value=value, tokens=tokens)
+                                    for _ in range(blocks)])
+        self.head = nn.Conv2d(channels, 3, 3, padding=1, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.head(self.body(self.embed(x)))

@@ -5,7 +5,8 @@ import pytest
 import torch
 
 from exda_lite import build_model
-from exda_lite.explore import (STRENGTHS, attention_maps_for, degraded_photo, demo_task, gst_maps_for,
+from exda_lite.block import TokenOptions, ValueOptions
+from exda_lite.explore import (STRENGTHS, TinyRestorer, attention_maps_for, degraded_photo, demo_task, gst_maps_for,
                                strength_params)
 
 
@@ -74,3 +75,12 @@ def test_demo_task_is_balanced_tensors():
     assert task["train_degraded"].shape == (6, 3, 32, 32) == task["train_clean"].shape
     assert task["test_clean"].shape[1:] == (3, 32, 32)
     assert task["train_labels"].tolist() == [0, 1, 0, 1, 0, 1]
+
+
+def test_tiny_restorer_variants_and_gst_maps(photo):
+    x = torch.rand(2, 3, 12, 10)
+    plain = TinyRestorer(8, blocks=1)
+    full = TinyRestorer(8, blocks=2, heads=2, value=ValueOptions(), tokens=TokenOptions(tokens=3, stride=4))
+    assert plain(x).shape == full(x).shape == x.shape
+    assert sum(p.numel() for p in full.parameters()) > sum(p.numel() for p in plain.parameters())
+    assert gst_maps_for(full, photo, "noise", 0.5)["compact"].shape == (2, 3, 8, 10)
