@@ -138,15 +138,19 @@ class TinyRestorer(nn.Module):
     The smallest network with every ExDA ingredient (nonlinear value, GST, GDFN, LayerNorm); it
     trains in seconds on a CPU, so ablations can run several variants with the same budget.
     ``value`` / ``tokens`` are :class:`ValueOptions` / :class:`TokenOptions`, or None to leave
-    the ingredient out. Shapes: (B, 3, H, W) -> (B, 3, H, W).
+    the ingredient out; ``value_blocks`` (indices) limits the value path to some blocks, e.g. the
+    first half as a stand-in for "encoder only" (None: every block).
+    Shapes: (B, 3, H, W) -> (B, 3, H, W).
     """
 
     def __init__(self, channels: int = 16, blocks: int = 1, heads: int = 1,
-                 value: ValueOptions | None = None, tokens: TokenOptions | None = None, ffn_factor: float = 2.0):
+                 value: ValueOptions | None = None, tokens: TokenOptions | None = None, ffn_factor: float = 2.0,
+                 value_blocks=None):
         super().__init__()
+        chosen = set(range(blocks)) if value_blocks is None else set(value_blocks)
         self.embed = nn.Conv2d(3, channels, 3, padding=1, bias=False)
-        self.body = nn.Sequential(*[ExDABlock(channels, heads, ffn_factor, value=value, tokens=tokens)
-                                    for _ in range(blocks)])
+        self.body = nn.Sequential(*[ExDABlock(channels, heads, ffn_factor, value=value if i in chosen else None,
+                                              tokens=tokens) for i in range(blocks)])
         self.head = nn.Conv2d(channels, 3, 3, padding=1, bias=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -84,3 +84,8 @@ def test_tiny_restorer_variants_and_gst_maps(photo):
     assert plain(x).shape == full(x).shape == x.shape
     assert sum(p.numel() for p in full.parameters()) > sum(p.numel() for p in plain.parameters())
     assert gst_maps_for(full, photo, "noise", 0.5)["compact"].shape == (2, 3, 8, 10)
+
+
+def test_tiny_restorer_value_blocks():
+    model = TinyRestorer(8, blocks=2, value=ValueOptions(), value_blocks=[0])
+    assert model.body[0].attn.value_path is not None and model.body[1].attn.value_path is None
