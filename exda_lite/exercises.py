@@ -205,6 +205,22 @@ def reinject_reference(out, c_head, alpha):
     return out[:, :, :c_head] + alpha * out[:, :, c_head:].mean(dim=2, keepdim=True)
 
 
+# ----------------------------------------------------------------------------- notebook 04
+VALUE_CASES = (("inplace", "sigmoid"), ("residual", "gelu"), ("residual", "sigmoid"))
+VALUE_ACT_FUNCTIONS = {"gelu": F.gelu, "sigmoid": torch.sigmoid, "identity": lambda z: z}
+
+
+def value_form_inputs(seed: int):
+    g = torch.Generator().manual_seed(seed)
+    form, act = VALUE_CASES[seed % len(VALUE_CASES)]
+    return 2 * torch.randn(2, 4, 5, 5, generator=g), form, act
+
+
+def value_form_reference(v, form, act):
+    g = VALUE_ACT_FUNCTIONS[act](v)
+    return v + g if form == "residual" else g
+
+
 EXERCISES: dict[str, Exercise] = {
     "span_residual": Exercise(
         "span residual",
@@ -297,6 +313,17 @@ EXERCISES: dict[str, Exercise] = {
           lambda q, k, v, t: attention_variant(q, k, v, t, transpose_map=True))],
         hint="q, k = F.normalize(q, dim=-1), F.normalize(k, dim=-1); A = (q @ k.transpose(-2, -1) * t).softmax(-1); "
              "return A @ v."),
+    "value_forms": Exercise(
+        "Table 7's non-parametric value forms",
+        value_form_reference,
+        value_form_inputs,
+        [("you always added V: with form='inplace' the value is replaced, V' = act(V) (Table 7's in-place rows).",
+          lambda v, form, act: v + VALUE_ACT_FUNCTIONS[act](v)),
+         ("you always used GELU; act='sigmoid' asks for torch.sigmoid.",
+          lambda v, form, act: value_form_reference(v, form, "gelu")),
+         ("the activation is missing: V' must be act(V) (in-place) or V + act(V) (residual).",
+          lambda v, form, act: value_form_reference(v, form, "identity"))],
+        hint="g = F.gelu(v) or torch.sigmoid(v); return v + g if form == 'residual' else g."),
     "gst_compact": Exercise(
         "Algorithm 1, steps 1-4 (compact GST maps)",
         gst_compact_variant,
