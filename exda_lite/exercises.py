@@ -221,6 +221,27 @@ def value_form_reference(v, form, act):
     return v + g if form == "residual" else g
 
 
+# ----------------------------------------------------------------------------- notebook 06
+def level_inputs(seed: int):
+    rng = np.random.default_rng(seed)
+    return int(rng.choice([16, 26, 32, 48])), int(rng.integers(2, 5)), 8 * int(rng.integers(4, 20)), 8 * int(rng.integers(4, 20))
+
+
+def level_shape_reference(dim, level, height, width):
+    return (dim * 2 ** (level - 1), height // 2 ** (level - 1), width // 2 ** (level - 1))
+
+
+def pad_inputs(seed: int):
+    g = torch.Generator().manual_seed(seed)
+    sizes = ((16, 21), (13, 10), (9, 9))[seed % 3]  # seed 0: one side already a multiple
+    return torch.rand(1, 2, *sizes, generator=g), 8
+
+
+def pad_reference(x, multiple):
+    h, w = x.shape[-2:]
+    return F.pad(x, (0, -w % multiple, 0, -h % multiple), mode="reflect")
+
+
 EXERCISES: dict[str, Exercise] = {
     "span_residual": Exercise(
         "span residual",
@@ -324,6 +345,28 @@ EXERCISES: dict[str, Exercise] = {
          ("the activation is missing: V' must be act(V) (in-place) or V + act(V) (residual).",
           lambda v, form, act: value_form_reference(v, form, "identity"))],
         hint="g = F.gelu(v) or torch.sigmoid(v); return v + g if form == 'residual' else g."),
+    "level_shape": Exercise(
+        "U-Net level shapes",
+        level_shape_reference,
+        level_inputs,
+        [("the channels must double at every level down (Downsample: Conv C->C/2 then PixelUnshuffle(2) gives 2C).",
+          lambda d, lv, h, w: (d, h // 2 ** (lv - 1), w // 2 ** (lv - 1))),
+         ("off by one level: level 1 is the full resolution with `dim` channels, so use 2 ** (level - 1).",
+          lambda d, lv, h, w: (d * 2 ** lv, h // 2 ** lv, w // 2 ** lv)),
+         ("the resolution must halve at every level down (H / 2 ** (level - 1)), not stay the same.",
+          lambda d, lv, h, w: (d * 2 ** (lv - 1), h, w))],
+        hint="Level l: (dim * 2 ** (l - 1), H // 2 ** (l - 1), W // 2 ** (l - 1))."),
+    "pad_to_multiple": Exercise(
+        "pad to a multiple of 8",
+        pad_reference,
+        pad_inputs,
+        [("you padded with zeros; reflect padding avoids a dark border the network would have to explain.",
+          lambda x, m: F.pad(x, (0, -x.shape[-1] % m, 0, -x.shape[-2] % m))),
+         ("you added a full `multiple` even where the size was already a multiple: pad by (-size) % multiple.",
+          lambda x, m: F.pad(x, (0, m - x.shape[-1] % m, 0, m - x.shape[-2] % m), mode="reflect")),
+         ("height and width are swapped: F.pad's tuple starts with the *last* axis (left, right, top, bottom).",
+          lambda x, m: F.pad(x, (0, -x.shape[-2] % m, 0, -x.shape[-1] % m), mode="reflect"))],
+        hint="F.pad(x, (0, (-W) % m, 0, (-H) % m), mode='reflect'): pad only bottom and right."),
     "gst_compact": Exercise(
         "Algorithm 1, steps 1-4 (compact GST maps)",
         gst_compact_variant,
