@@ -2,6 +2,7 @@
 #   make lab    set up .venv (first time only) and open JupyterLab on notebooks/
 #   make run    execute the notebook sequence headless with papermill (outputs/)
 #   make test   unit tests + every notebook in smoke mode under nbval (what CI runs)
+#   make student  the student edition in student/: solutions removed, outputs stripped
 PYTHON      ?= python3
 VENV        ?= .venv
 CONSTRAINTS ?= constraints.txt
@@ -12,7 +13,7 @@ STAMP       := $(VENV)/.installed-stamp
 NOTEBOOKS   := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 OUT         ?= $(CURDIR)/outputs
 
-.PHONY: setup lab run test strip clean-venv
+.PHONY: setup lab run test strip student clean-venv
 
 setup: $(STAMP)
 
@@ -39,6 +40,9 @@ test: $(STAMP)
 
 strip: $(STAMP)
 	$(PY) tools/nbtool.py strip notebooks
+
+student: $(STAMP)
+	$(PY) tools/nbtool.py student notebooks --out student
 
 clean-venv:
 	rm -rf $(VENV)
