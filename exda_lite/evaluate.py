@@ -145,6 +145,34 @@ def describe_protocol(y_channel: bool, border: int) -> str:
     return text + (f", {border}-pixel border cropped" if border else "") + ", centre crop to a multiple of 16"
 
 
+def benchmark_indices(bench: Benchmark, dataset) -> list[int]:
+    """The items of ``dataset`` that belong to ``bench`` (all of them, or those with its label)."""
+    if bench.label is None:
+        return list(range(len(dataset)))
+    per_label = len(getattr(dataset, "degradations", [None]))
+    return [i for i in range(len(dataset)) if i % per_label == bench.label]
+
+
+def example_items(setting: str, data_root=None, demo_crop: int = 0,
+                  photo: int | None = None) -> list[tuple[str, str, torch.Tensor, torch.Tensor]]:
+    """One test pair per benchmark, ``(column, image name, degraded, clean)``, for before/after figures.
+
+    The demo settings cycle through the held-out photos, so every photo appears, or use photo number
+    ``photo`` for every degradation. The other settings show each benchmark's first image.
+    """
+    items = []
+    for k, bench in enumerate(benchmarks(setting, demo_crop)):
+        dataset = bench.make(data_root)
+        indices = benchmark_indices(bench, dataset)
+        if bench.label is None:
+            index = indices[0]
+        else:
+            index = indices[(k if photo is None else photo) % len(indices)]
+        degraded, clean, _ = dataset[index]
+        items.append((bench.column, item_name(dataset, index), degraded, clean))
+    return items
+
+
 def item_name(dataset, index: int) -> str:
     """A file-system friendly name of test item ``index``."""
     if hasattr(dataset, "names"):
@@ -192,11 +220,7 @@ def evaluate(model: torch.nn.Module, setting: str, data_root=None, protocol: str
     rows, partial = [], False
     for bench in benchmarks(setting, demo_crop):
         dataset = bench.make(data_root)
-        if bench.label is None:
-            indices = list(range(len(dataset)))
-        else:
-            per_label = len(getattr(dataset, "degradations", [None]))
-            indices = [i for i in range(len(dataset)) if i % per_label == bench.label]
+        indices = benchmark_indices(bench, dataset)
         if max_images and len(indices) > max_images:
             indices, partial = indices[:max_images], True
         for index in tqdm(indices, desc=bench.column, disable=not progress, leave=False):

@@ -702,6 +702,8 @@ def _train(config, ctx, model, train_set, val_set, callbacks, start_time) -> Tra
         say(f"epoch {epoch}: held-out PSNR {restored:.2f} dB (degraded input {degraded:.2f} dB)")
 
     # ---- train
+    if global_step == 0 and config.val_every:
+        validate(0)  # the starting point: the untrained network on the held-out images
     if start_batch >= steps_per_epoch:
         start_epoch, start_batch = start_epoch + 1, 0
     ddp_model.train()

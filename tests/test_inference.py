@@ -15,7 +15,7 @@ import exda_lite
 from exda_lite import cli, evaluate as E, restore as R, train as T
 from exda_lite.tiling import blend_weights, blend_weights_1d, tile_starts, tiled_forward
 
-SMALL = {"dim": 4, "blocks": (1, 1, 1, 1), "refinement": 1}
+SMALL = {"dim": 2, "blocks": (1, 1, 1, 1), "refinement": 1}  # the smallest ExDA: CI restores 2048² with it
 PAPER = Path("/work/shared/paper/exda-paper.md")
 
 
