@@ -276,8 +276,10 @@ def setup_distributed(device: str = "auto") -> DistContext:
     if world_size <= 1:
         return DistContext(device=pick_device(device))
     rank, local_rank = int(os.environ["RANK"]), int(os.environ.get("LOCAL_RANK", os.environ["RANK"]))
-    use_cuda = torch.cuda.is_available() and device in ("auto", "cuda") or device.startswith("cuda")
-    if use_cuda:
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise RuntimeError(f"device {device!r} requested under torchrun but CUDA is not available; use 'cpu'")
+    use_cuda = torch.cuda.is_available() and (device == "auto" or device.startswith("cuda"))
+    if use_cuda:  # one GPU per process: cuda:LOCAL_RANK, whatever index was asked for
         torch.cuda.set_device(local_rank)
         chosen, backend = torch.device("cuda", local_rank), "nccl"
     else:
