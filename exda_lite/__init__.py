@@ -24,6 +24,11 @@ One module per concept:
 * ``synthetic``        the synthetic multi-faceted 1-D degradation (Sec. 3.2, Fig. 3a)
 * ``digits``           MNIST (or bundled digits) and its corruptions (Sec. 3.2, Fig. 3b)
 * ``toy``              matched linear/nonlinear-value toy models and their training loop
+* ``train``            the training loop: ``TrainConfig``, ``train``, checkpoints, resume, DDP (App. A.2-A.3)
+* ``evaluate``         per-benchmark PSNR/SSIM in the layout of Tables 1-6, the paper's numbers alongside
+* ``tiling``           tiled inference with blended overlaps (any image size in bounded memory)
+* ``restore``          reading/writing image files (gray, RGBA, 16-bit) and restoring them
+* ``cli``              the ``exda-lite`` command: train, eval, restore
 * ``exercises``        auto-checked exercises for the notebooks
 * ``utils``            seeding, device, parameter / FLOP counts, timing
 * ``notebook``         helpers the notebooks share (parameters, smoke mode, results)
@@ -42,6 +47,8 @@ from .losses import RestorationLoss, fourier_loss
 from .metrics import evaluate_pair, psnr
 from .model import ExDA, build_model
 from .nonlinear_value import NonlinearValue
+from .tiling import tiled_forward
+from .train import TrainConfig, load_model
 from .utils import count_flops, count_parameters, pick_device, seed_everything, time_forward
 
 __version__ = "0.1.0"
@@ -55,4 +62,6 @@ __all__ = sorted([
     # data: degradations, the demo set, the six benchmark settings
     "CDD11", "DEGRADATIONS", "AllInOneTest", "AllInOneTrain", "AllWeather", "DataLayoutError", "DemoAllInOne",
     "DemoAllInOneTest", "MedicalAMIR", "WeatherBench", "add_test_noise", "degradation_gallery", "degrade",
+    # training and inference (the functions train() and evaluate() live in exda_lite.train / exda_lite.evaluate)
+    "TrainConfig", "load_model", "tiled_forward",
 ])

@@ -12,6 +12,7 @@ a notebook with unsolved exercises still runs to the end (the student edition re
 
 from __future__ import annotations
 
+import math
 import traceback
 from dataclasses import dataclass, field
 from typing import Callable
@@ -240,6 +241,64 @@ def pad_inputs(seed: int):
 def pad_reference(x, multiple):
     h, w = x.shape[-2:]
     return F.pad(x, (0, -w % multiple, 0, -h % multiple), mode="reflect")
+# ----------------------------------------------------------------------------- notebook 07
+def fourier_inputs(seed: int):
+    g = torch.Generator().manual_seed(seed)
+    target = torch.rand(2, 3, 8, 10, generator=g)
+    pred = (target + 0.2 * torch.randn(2, 3, 8, 10, generator=g)).clamp(0, 1)
+    return pred, target
+
+
+def fourier_reference(pred, target):
+    from .losses import fourier_loss
+    return fourier_loss(pred, target)
+
+
+def spectrum_l1(pred, target, transform=torch.fft.rfft2, **kwargs):
+    p, t = transform(pred, **kwargs), transform(target, **kwargs)
+    return F.l1_loss(p.real, t.real) + F.l1_loss(p.imag, t.imag)
+
+
+def schedule_inputs(seed: int):
+    rng = np.random.default_rng(seed)
+    total = int(rng.integers(40, 120))
+    warmup = int(rng.integers(5, 15))
+    base = float(rng.uniform(0.5, 2.0))  # not 2e-4: the checker's tolerance is absolute
+    return torch.arange(total), total, base, warmup
+
+
+def schedule_reference(steps, total, base, warmup):
+    from .train import lr_factor
+    return torch.tensor([base * lr_factor(int(s), total, warmup) for s in steps], dtype=torch.float64)
+
+
+def schedule_variant(steps, total, base, warmup, ramp="next", span="after", shape="cosine"):
+    out = []
+    for s in map(int, steps):
+        if s < warmup and ramp != "none":
+            out.append(base * ((s + 1) if ramp == "next" else s) / warmup)
+            continue
+        t = (s - warmup) / (total - warmup) if span == "after" else s / total
+        out.append(base * {"cosine": 0.5 * (1 + math.cos(math.pi * t)), "bare": math.cos(math.pi * t),
+                           "linear": 1 - t}[shape])
+    return torch.tensor(out, dtype=torch.float64)
+
+
+def blend_inputs(seed: int):
+    rng = np.random.default_rng(seed)
+    tile = int(rng.integers(10, 20))
+    return tile, int(rng.integers(3, tile // 2))
+
+
+def blend_reference(tile, overlap):
+    from .tiling import blend_weights
+    return blend_weights(tile, overlap)
+
+
+def ramp(tile, overlap, start=1, clamp=True):
+    i = torch.arange(tile, dtype=torch.float64)
+    w = torch.minimum((i + start) / (overlap + start), (tile - i - 1 + start) / (overlap + start))
+    return w.clamp(max=1) if clamp else w
 
 
 EXERCISES: dict[str, Exercise] = {
@@ -402,4 +461,56 @@ EXERCISES: dict[str, Exercise] = {
           lambda o, c, a: o[:, :, -c:] + a * o[:, :, :-c].mean(dim=2, keepdim=True))],
         hint="channels = out[:, :, :c_head]; tokens = out[:, :, c_head:]; "
              "return channels + alpha * tokens.mean(dim=2, keepdim=True)."),
+    "fourier_loss": Exercise(
+        "Fourier loss (Eq. 5)",
+        fourier_reference,
+        fourier_inputs,
+        [("you compared amplitudes |F|; Eq. 5 compares the real and the imaginary parts (phase matters).",
+          lambda p, t: F.l1_loss(torch.fft.rfft2(p).abs(), torch.fft.rfft2(t).abs())),
+         ("you took the modulus of the complex difference |F(p) - F(t)|; Eq. 5 is an L1 on Re plus an L1 on Im.",
+          lambda p, t: (torch.fft.rfft2(p) - torch.fft.rfft2(t)).abs().mean()),
+         ("you used torch.fft.fft2: the recipe uses rfft2 (the real-input half spectrum, W//2+1 columns).",
+          lambda p, t: spectrum_l1(p, t, torch.fft.fft2)),
+         ("you used norm='ortho'; the recipe uses rfft2's default normalisation ('backward').",
+          lambda p, t: spectrum_l1(p, t, norm="ortho")),
+         ("only the real part: add the L1 of the imaginary parts too.",
+          lambda p, t: F.l1_loss(torch.fft.rfft2(p).real, torch.fft.rfft2(t).real)),
+         ("you used a squared error (MSE); Eq. 5 uses L1 (mean absolute difference).",
+          lambda p, t: F.mse_loss(torch.fft.rfft2(p).real, torch.fft.rfft2(t).real)
+          + F.mse_loss(torch.fft.rfft2(p).imag, torch.fft.rfft2(t).imag)),
+         ("you summed the absolute differences; use means (F.l1_loss), as the pixel L1 does.",
+          lambda p, t: F.l1_loss(torch.fft.rfft2(p).real, torch.fft.rfft2(t).real, reduction="sum")
+          + F.l1_loss(torch.fft.rfft2(p).imag, torch.fft.rfft2(t).imag, reduction="sum"))],
+        hint="P, T = torch.fft.rfft2(pred), torch.fft.rfft2(target); "
+             "return F.l1_loss(P.real, T.real) + F.l1_loss(P.imag, T.imag)."),
+    "cosine_schedule": Exercise(
+        "warm-up + cosine learning-rate schedule",
+        schedule_reference,
+        schedule_inputs,
+        [("no warm-up: for step < warmup the rate must ramp up linearly, (step + 1) / warmup * base_lr.",
+          lambda s, n, b, w: schedule_variant(s, n, b, w, ramp="none", span="all")),
+         ("the warm-up starts at 0: use (step + 1) / warmup so that the first step already learns.",
+          lambda s, n, b, w: schedule_variant(s, n, b, w, ramp="zero")),
+         ("after the warm-up the cosine must run over the remaining total - warmup steps, starting at 1.",
+          lambda s, n, b, w: schedule_variant(s, n, b, w, span="all")),
+         ("cos(pi t) alone goes negative; the decay is 0.5 * (1 + cos(pi t)), from 1 down to 0.",
+          lambda s, n, b, w: schedule_variant(s, n, b, w, shape="bare")),
+         ("that is a linear decay; the recipe's decay is a cosine, 0.5 * (1 + cos(pi t)).",
+          lambda s, n, b, w: schedule_variant(s, n, b, w, shape="linear"))],
+        hint="t = (step - warmup) / (total - warmup); lr = base * 0.5 * (1 + cos(pi * t)); "
+             "during the warm-up lr = base * (step + 1) / warmup."),
+    "blend_weights": Exercise(
+        "tile blending weights",
+        blend_reference,
+        blend_inputs,
+        [("your ramp starts at 0: a zero weight at the border divides 0 by 0 where only one tile covers a pixel. "
+          "Use (i + 1) / (overlap + 1).",
+          lambda tile, o: (lambda w: w[:, None] * w[None, :])(ramp(tile, o, start=0))),
+         ("the ramp must stop at 1: clamp it (min(1, ...)) so the tile's centre has weight exactly 1.",
+          lambda tile, o: (lambda w: w[:, None] * w[None, :])(ramp(tile, o, clamp=False))),
+         ("combine the two axes with a product w[:, None] * w[None, :], not a sum.",
+          lambda tile, o: (lambda w: w[:, None] + w[None, :])(ramp(tile, o))),
+         ("all weights equal 1: blending then is plain averaging, and every tile edge shows as a seam.",
+          lambda tile, o: torch.ones(tile, tile))],
+        hint="w(i) = min(1, (i + 1) / (overlap + 1), (tile - i) / (overlap + 1)); the 2-D window is the outer product."),
 }

@@ -1,0 +1,195 @@
+"""The ``exda-lite`` command line: train, eval, restore.
+
+    exda-lite train --setting demo --model exda_nano --epochs 3 --batch-size 8 --patch-size 64 --out-dir runs/demo
+    exda-lite train --setting 3deg --model exda_b --epochs 130 --precision bf16 --data-root /data/allinone --out-dir runs/3deg
+    torchrun --nproc_per_node 4 -m exda_lite train --setting 5deg ...      # several GPUs, same flags
+    exda-lite train ... --resume auto                                     # continue an interrupted run
+
+    exda-lite eval --weights runs/3deg/model.safetensors --setting 3deg --data-root /data/allinone
+    exda-lite restore photo.jpg --weights runs/demo/model.safetensors --output photo_restored.png
+    exda-lite restore photos/ --weights runs/demo/model.safetensors --output restored/ --tile 256 --overlap 32
+
+Every field of ``exda_lite.train.TrainConfig`` is a ``train`` flag (``batch_size`` -> ``--batch-size``);
+``--config run.json`` reads them from a JSON file (e.g. a previous run's ``config.json``), and flags
+given on the command line override it. ``python -m exda_lite ...`` works the same. Errors are
+printed as one line (exit code 2); set ``EXDA_DEBUG=1`` for the full traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+import json
+import os
+import re
+import sys
+import typing
+from dataclasses import MISSING, fields
+from pathlib import Path
+
+EXIT_OK, EXIT_ERROR, EXIT_PARTIAL = 0, 2, 1
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def field_comments(cls) -> dict[str, str]:
+    """The trailing ``# comment`` of each dataclass field in the source: the flag's help text."""
+    comments = {}
+    for line in inspect.getsource(cls).splitlines():
+        match = re.match(r"\s+(\w+): [^=]+=.*?#\s*(.+)$", line)
+        if match:
+            comments[match.group(1)] = match.group(2)
+    return comments
+
+
+def add_train_arguments(parser: argparse.ArgumentParser) -> None:
+    """One flag per ``TrainConfig`` field, typed from the dataclass; defaults left unset (None)."""
+    from .configs import CONFIGS
+    from .train import PRECISIONS, SETTINGS, TrainConfig
+
+    hints = typing.get_type_hints(TrainConfig)
+    comments = field_comments(TrainConfig)
+    choices = {"setting": SETTINGS, "model": tuple(CONFIGS), "precision": PRECISIONS}
+    parser.add_argument("--config", help="JSON file with TrainConfig fields (flags override it)")
+    for f in fields(TrainConfig):
+        kind = hints[f.name]
+        default = f.default if f.default is not MISSING else f.default_factory()  # type: ignore[misc]
+        help_text = (comments.get(f.name, "") + f" (default: {default!r})").strip()
+        if f.name in choices:
+            parser.add_argument(_flag(f.name), choices=choices[f.name], default=None, help=help_text)
+        elif kind is bool:
+            parser.add_argument(_flag(f.name), action=argparse.BooleanOptionalAction, default=None, help=help_text)
+        elif kind is dict:
+            parser.add_argument(_flag(f.name), type=json.loads, default=None, help=help_text + " (JSON)")
+        else:
+            parser.add_argument(_flag(f.name), type=kind, default=None, help=help_text)
+    parser.add_argument("--patch", dest="patch_size", type=int, default=None, help="alias of --patch-size")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="exda-lite", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    train = commands.add_parser("train", help="train a model (the paper's recipe by default)")
+    add_train_arguments(train)
+
+    evaluate = commands.add_parser("eval", help="evaluate weights on a setting's test sets (Tables 1-6 layout)")
+    evaluate.add_argument("--weights", "--checkpoint", dest="weights", required=True,
+                          help="model.safetensors or last.pt written by `exda-lite train`")
+    evaluate.add_argument("--setting", required=True)
+    evaluate.add_argument("--data-root", default=None, help="the setting's folder (default $EXDA_DATA/<folder>)")
+    evaluate.add_argument("--out-dir", default=None, help="write metrics CSV/JSON (and restored images) here")
+    evaluate.add_argument("--protocol", default="paper", choices=["paper", "rgb", "y"])
+    evaluate.add_argument("--tile", type=int, default=0, help="tiled inference with this tile size (0: whole images)")
+    evaluate.add_argument("--overlap", type=int, default=32)
+    evaluate.add_argument("--max-images", type=int, default=0, help="only the first N images per benchmark")
+    evaluate.add_argument("--save-images", action=argparse.BooleanOptionalAction, default=True)
+    evaluate.add_argument("--demo-crop", type=int, default=0, help="demo settings: centre crop (0: full photos)")
+    evaluate.add_argument("--device", default="auto")
+    evaluate.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "fp16"])
+
+    restore = commands.add_parser("restore", help="restore image files or folders (tiled, any size)")
+    restore.add_argument("inputs", nargs="+", help="image files and/or folders of images")
+    restore.add_argument("--weights", "--checkpoint", dest="weights", required=True)
+    restore.add_argument("--output", "-o", default=None,
+                         help="output .png for one input, else a folder (default: restored/ beside each input)")
+    restore.add_argument("--tile", type=int, default=256, help="tile size in pixels (0: whole image at once)")
+    restore.add_argument("--overlap", type=int, default=32, help="pixels shared by neighbouring tiles")
+    restore.add_argument("--device", default="auto")
+    restore.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "fp16"])
+    return parser
+
+
+def train_config_from_args(args: argparse.Namespace):
+    from .train import TrainConfig, config_from_dict
+
+    values = {}
+    if args.config:
+        values.update(json.loads(Path(args.config).read_text()))
+    for f in fields(TrainConfig):
+        given = getattr(args, f.name, None)
+        if given is not None:
+            values[f.name] = given
+    return config_from_dict(values)
+
+
+def run_train(args) -> int:
+    from .train import train
+
+    result = train(train_config_from_args(args))
+    if int(os.environ.get("RANK", "0")) != 0:  # under torchrun only rank 0 reports
+        return EXIT_OK
+    print(f"done: {result.global_step}/{result.total_steps} steps in {result.seconds:.0f} s; "
+          f"weights {result.weights}, checkpoint {result.checkpoint}")
+    if result.val_history:
+        last = result.val_history[-1]
+        print(f"held-out PSNR {last['val_psnr']:.2f} dB (degraded input {last['val_psnr_input']:.2f} dB)")
+    return EXIT_OK
+
+
+def run_eval(args) -> int:
+    from .evaluate import evaluate, format_table
+    from .notebook import write_results
+    from .train import load_model
+    from .utils import pick_device
+
+    model, info = load_model(args.weights, pick_device(args.device))
+    out_dir = Path(args.out_dir) if args.out_dir else None
+    result = evaluate(model, args.setting, data_root=args.data_root, protocol=args.protocol, tile=args.tile or None,
+                      overlap=args.overlap, save_dir=out_dir / "images" if out_dir and args.save_images else None,
+                      max_images=args.max_images, demo_crop=args.demo_crop, precision=args.precision)
+    print(f"{args.setting}: {info.get('model_name')} from {args.weights}; protocol: {result.protocol}"
+          + ("; PARTIAL (--max-images)" if result.partial else ""))
+    print(format_table(result.table).to_string())
+    if out_dir:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        result.per_image.to_csv(out_dir / f"eval_{args.setting}_per_image.csv", index=False)
+        result.table.to_csv(out_dir / f"eval_{args.setting}_table.csv")
+        ours = result.table.loc["ours (this run)"]
+        write_results(out_dir, f"eval_{args.setting}", {
+            "setting": args.setting, "weights": str(args.weights), "protocol": result.protocol,
+            "partial": result.partial, "images": len(result.per_image),
+            "psnr": {b: ours[(b, "PSNR")] for b in ours.index.get_level_values(0).unique()},
+            "ssim": {b: ours[(b, "SSIM")] for b in ours.index.get_level_values(0).unique()}})
+        print(f"wrote {out_dir}")
+    return EXIT_OK
+
+
+def run_restore(args) -> int:
+    from .restore import restore_files
+    from .train import load_model
+    from .utils import pick_device
+
+    model, _ = load_model(args.weights, pick_device(args.device))
+    report = restore_files(model, args.inputs, args.output, tile=args.tile or None, overlap=args.overlap,
+                           precision=args.precision)
+    failed = [r for r in report if "error" in r]
+    if failed:
+        print(f"{len(failed)} of {len(report)} file(s) could not be restored", file=sys.stderr)
+        return EXIT_PARTIAL
+    return EXIT_OK
+
+
+def main(argv=None) -> int:
+    """Entry point of the ``exda-lite`` console script; returns the exit code."""
+    from .datasets import DataLayoutError
+    from .restore import ImageReadError
+    from .train import CheckpointMismatchError, NonFiniteLossError
+
+    args = build_parser().parse_args(argv)
+    handlers = {"train": run_train, "eval": run_eval, "restore": run_restore}
+    try:
+        return handlers[args.command](args)
+    except (DataLayoutError, CheckpointMismatchError, NonFiniteLossError, ImageReadError, FileNotFoundError,
+            ValueError, TypeError) as error:
+        if os.environ.get("EXDA_DEBUG"):
+            raise
+        print(f"exda-lite {args.command}: error: {error}", file=sys.stderr)
+        return EXIT_ERROR
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
