@@ -69,6 +69,39 @@ def test_killed_mid_epoch_and_resumed_equals_uninterrupted(tmp_path):
     assert [r["loss"] for r in resumed.history] == pytest.approx([r["loss"] for r in reference.history], rel=1e-6)
 
 
+KILLED_RUN = """
+import json, os, signal, sys
+import torch
+from exda_lite import train as T
+torch.set_num_threads(1)
+values = json.loads(sys.argv[1])
+values["model_overrides"]["blocks"] = tuple(values["model_overrides"]["blocks"])
+
+def sigkill_after_step_8(info):
+    if info["step"] == 8:
+        os.kill(os.getpid(), signal.SIGKILL)  # no exception, no finally, no flush: the process just dies
+
+T.train(T.TrainConfig(**values), callbacks=[sigkill_after_step_8])
+"""
+
+
+def test_sigkilled_process_resumes_to_the_same_weights(tmp_path):
+    """A real kill: the training process gets SIGKILL after step 8; `resume="auto"` in a new process finishes it."""
+    config = tiny_config(tmp_path / "killed", checkpoint_every=3)
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    process = subprocess.run([sys.executable, "-c", KILLED_RUN, json.dumps(config.to_dict())], env=env,
+                             capture_output=True, text=True, timeout=240)
+    assert process.returncode == -signal.SIGKILL, process.stderr[-3000:]
+    assert T.load_checkpoint(tmp_path / "killed" / "last.pt")["global_step"] == 6
+    assert not list((tmp_path / "killed").glob("*.tmp*")), "a temporary checkpoint file was left behind"
+    resumed = T.train(tiny_config(tmp_path / "killed", checkpoint_every=3, resume="auto"))
+    reference = T.train(tiny_config(tmp_path / "full", checkpoint_every=3))
+    assert resumed.resumed_from_step == 6 and resumed.global_step == reference.global_step == 10
+    a, b = weights(reference.weights), weights(resumed.weights)
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
+
+
 def test_resume_of_a_finished_run_does_nothing_and_keeps_weights(tmp_path):
     first = T.train(tiny_config(tmp_path, epochs=1))
     again = T.train(tiny_config(tmp_path, epochs=1, resume="auto"))
