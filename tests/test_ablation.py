@@ -131,3 +131,10 @@ def test_flops_scale_from_a_small_side_to_224():
     direct = count_flops(model, (1, 3, 224, 224))
     scaled = count_flops(model, (1, 3, 32, 32)) * (224 / 32) ** 2
     assert scaled == pytest.approx(direct, rel=0.01)
+
+
+def test_welch_exercise_accepts_the_formula_by_hand(capsys):
+    from exda_lite.exercises import check, t_variant
+    assert check("welch_t", lambda a, b: t_variant(a, b))  # Welch's t and Welch-Satterthwaite df, written out
+    assert not check("welch_t", lambda a, b: t_variant(a, b, pooled=True, df="student"))
+    assert "Student" in capsys.readouterr().out
