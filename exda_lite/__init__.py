@@ -24,6 +24,7 @@ One module per concept:
 * ``synthetic``        the synthetic multi-faceted 1-D degradation (Sec. 3.2, Fig. 3a)
 * ``digits``           MNIST (or bundled digits) and its corruptions (Sec. 3.2, Fig. 3b)
 * ``toy``              matched linear/nonlinear-value toy models and their training loop
+* ``ablation``         Fig. 5 variants over seeds (Welch / paired t-tests), overhead ratios of the primitives
 * ``train``            the training loop: ``TrainConfig``, ``train``, checkpoints, resume, DDP (App. A.2-A.3)
 * ``evaluate``         per-benchmark PSNR/SSIM in the layout of Tables 1-6, the paper's numbers alongside
 * ``tiling``           tiled inference with blended overlaps (any image size in bounded memory)

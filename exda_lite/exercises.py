@@ -301,6 +301,32 @@ def ramp(tile, overlap, start=1, clamp=True):
     return w.clamp(max=1) if clamp else w
 
 
+# ----------------------------------------------------------------------------- notebook 09
+def welch_inputs(seed: int):
+    rng = np.random.default_rng(seed)
+    a = 18.0 + 0.2 * rng.standard_normal(3)  # 3 seeds of one variant, small spread
+    b = 17.7 + 0.6 * rng.standard_normal(5)  # 5 seeds of another, larger spread: Welch != Student
+    return a, b
+
+
+def welch_reference(a, b):
+    from .ablation import welch_t
+    return welch_t(a, b)
+
+
+def t_variant(a, b, ddof=1, pooled=False, df="welch", sqrt=True):
+    na, nb = len(a), len(b)
+    va, vb = np.var(a, ddof=ddof), np.var(b, ddof=ddof)
+    if pooled:
+        se2 = ((na - 1) * va + (nb - 1) * vb) / (na + nb - 2) * (1 / na + 1 / nb)
+    else:
+        se2 = va / na + vb / nb
+    t = (np.mean(a) - np.mean(b)) / (np.sqrt(se2) if sqrt else se2)
+    dof = {"welch": (va / na + vb / nb) ** 2 / ((va / na) ** 2 / (na - 1) + (vb / nb) ** 2 / (nb - 1)),
+           "student": na + nb - 2, "min": min(na, nb) - 1}[df]
+    return t, dof
+
+
 EXERCISES: dict[str, Exercise] = {
     "span_residual": Exercise(
         "span residual",
@@ -513,4 +539,26 @@ EXERCISES: dict[str, Exercise] = {
          ("all weights equal 1: blending then is plain averaging, and every tile edge shows as a seam.",
           lambda tile, o: torch.ones(tile, tile))],
         hint="w(i) = min(1, (i + 1) / (overlap + 1), (tile - i) / (overlap + 1)); the 2-D window is the outer product."),
+    "welch_t": Exercise(
+        "Welch's t-test over seeds",
+        welch_reference,
+        welch_inputs,
+        [("you used the population variance (ddof=0, np.var's default); over seeds use the sample variance, "
+          "np.var(x, ddof=1).",
+          lambda a, b: t_variant(a, b, ddof=0)),
+         ("that is Student's t with a pooled variance (and n_a + n_b - 2 degrees of freedom); Welch keeps each "
+          "variant's own variance: se = sqrt(s_a^2 / n_a + s_b^2 / n_b).",
+          lambda a, b: t_variant(a, b, pooled=True, df="student")),
+         ("the t statistic is right, but n_a + n_b - 2 degrees of freedom belong to Student's test; Welch's df "
+          "come from the Welch-Satterthwaite formula.",
+          lambda a, b: t_variant(a, b, df="student")),
+         ("the t statistic is right, but min(n_a, n_b) - 1 is the conservative textbook shortcut; use the "
+          "Welch-Satterthwaite formula for the df.",
+          lambda a, b: t_variant(a, b, df="min")),
+         ("the sign is flipped: t is (mean(a) - mean(b)) / se, positive when a is better.",
+          lambda a, b: (-t_variant(a, b)[0], t_variant(a, b)[1])),
+         ("the standard error is the square ROOT of s_a^2 / n_a + s_b^2 / n_b.",
+          lambda a, b: t_variant(a, b, sqrt=False))],
+        hint="va, vb = np.var(a, ddof=1) / len(a), np.var(b, ddof=1) / len(b); t = (mean(a) - mean(b)) / sqrt(va + vb); "
+             "df = (va + vb)**2 / (va**2 / (len(a) - 1) + vb**2 / (len(b) - 1))."),
 }
