@@ -14,6 +14,8 @@ Conventions (see README, "Notebook harness"):
 
 from __future__ import annotations
 
+import ast
+
 import json
 import os
 import platform
@@ -57,6 +59,9 @@ def check_parameters(namespace: dict, spec: dict) -> dict:
         ParameterError: an UPPERCASE name holding a plain value (number, string, bool, list,
             dict, None) that is not in ``spec`` is defined (a misspelt papermill ``-p``), or a
             value breaks its rule. The message lists the valid parameters.
+
+    A ``list`` or ``dict`` parameter given as text (``papermill -p SIDES "[256, 512]"``) is parsed and
+    written back into ``namespace``.
     """
     valid = ", ".join(f"{name} ({describe_rule(rule)})" for name, rule in spec.items())
     unknown = sorted(name for name, value in namespace.items()
@@ -69,11 +74,21 @@ def check_parameters(namespace: dict, spec: dict) -> dict:
         if name not in namespace:
             raise ParameterError(f"parameter {name} is missing from the parameters cell")
         value = namespace[name]
+        if rule in (list, dict) and isinstance(value, str):  # papermill -p NAME "[256, 512]" passes text
+            value = namespace[name] = parse_literal(value)
         if not rule_accepts(rule, value):
             raise ParameterError(f"invalid value {name}={value!r}: expected {describe_rule(rule)}. "
                                  f"Valid parameters: {valid}")
         values[name] = value
     return values
+
+
+def parse_literal(text: str):
+    """``"[256, 512]"`` -> ``[256, 512]`` (a Python/JSON literal); text that is not one is returned unchanged."""
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
 
 
 def device_name(value) -> bool:

@@ -36,6 +36,15 @@ def test_check_parameters_rejects_bad_values(name, value):
         check_parameters(ns, SPEC)
 
 
+def test_list_parameters_given_as_text_by_papermill_are_parsed():
+    spec = {"SIDES": list, "NAME": str}
+    ns = {"SIDES": "[256, 512]", "NAME": "[not parsed: a str parameter]"}
+    assert check_parameters(ns, spec) == {"SIDES": [256, 512], "NAME": "[not parsed: a str parameter]"}
+    assert ns["SIDES"] == [256, 512]  # written back: the notebook's later cells see the list
+    with pytest.raises(ParameterError, match="invalid value SIDES='256 512'"):
+        check_parameters({"SIDES": "256 512", "NAME": "x"}, spec)
+
+
 def test_smoke_mode_reads_the_environment(monkeypatch):
     monkeypatch.setenv("EXDA_SMOKE", "1")
     assert smoke_mode()
