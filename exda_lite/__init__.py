@@ -27,6 +27,7 @@ One module per concept:
 * ``ablation``         Fig. 5 variants over seeds (Welch / paired t-tests), overhead ratios of the primitives
 * ``train``            the training loop: ``TrainConfig``, ``train``, checkpoints, resume, DDP (App. A.2-A.3)
 * ``evaluate``         per-benchmark PSNR/SSIM in the layout of Tables 1-6, the paper's numbers alongside
+* ``awareness``        degradation awareness (Sec. 4, Fig. 7-8): embeddings, k-means NMI/ARI, band spectra
 * ``tiling``           tiled inference with blended overlaps (any image size in bounded memory)
 * ``restore``          reading/writing image files (gray, RGBA, 16-bit) and restoring them
 * ``cli``              the ``exda-lite`` command: train, eval, restore

@@ -327,6 +327,33 @@ def t_variant(a, b, ddof=1, pooled=False, df="welch", sqrt=True):
     return t, dof
 
 
+# ----------------------------------------------------------------------------- notebook 08
+def band_inputs(seed: int):
+    g = torch.Generator().manual_seed(seed)
+    # W = 8 puts coefficients exactly on the edges 0.25 and 0.5 (in units of Nyquist)
+    return 1.0 + torch.randn(2, 3, 12, 8, generator=g, dtype=torch.float64), (0.0, 0.25, 0.5)
+
+
+def band_variant(x, edges, centre=True, parseval=True, nyquist=True, closed="low"):
+    if centre:
+        x = x - x.mean(dim=(-2, -1), keepdim=True)
+    power = torch.fft.fft2(x).abs().pow(2) / ((x.shape[-2] * x.shape[-1]) if parseval else 1)
+    fy, fx = torch.fft.fftfreq(x.shape[-2], dtype=x.dtype)[:, None], torch.fft.fftfreq(x.shape[-1], dtype=x.dtype)[None]
+    rho = torch.sqrt(fy ** 2 + fx ** 2) / (0.5 if nyquist else 1.0)
+    uppers = list(edges[1:]) + [float("inf")]
+    if closed == "low":
+        masks = [(rho >= lo) & (rho < hi) for lo, hi in zip(edges, uppers)]
+    else:
+        masks = [(rho > lo) & (rho <= hi) for lo, hi in zip(edges, uppers)]
+    return torch.stack([(power * m).sum(dim=(-2, -1)) for m in masks], -1)
+
+
+def band_reference(x, edges):
+    from .awareness import band_energy  # imported here: awareness pulls in scikit-learn
+
+    return band_energy(x, edges)
+
+
 EXERCISES: dict[str, Exercise] = {
     "span_residual": Exercise(
         "span residual",
@@ -561,4 +588,20 @@ EXERCISES: dict[str, Exercise] = {
           lambda a, b: t_variant(a, b, sqrt=False))],
         hint="va, vb = np.var(a, ddof=1) / len(a), np.var(b, ddof=1) / len(b); t = (mean(a) - mean(b)) / sqrt(va + vb); "
              "df = (va + vb)**2 / (va**2 / (len(a) - 1) + vb**2 / (len(b) - 1))."),
+    "band_energy": Exercise(
+        "energy per radial frequency band",
+        band_reference,
+        band_inputs,
+        [("the mean of each map was not removed: its DC term (the average brightness) then dominates the low band.",
+          lambda x, e: band_variant(x, e, centre=False)),
+         ("|FFT|^2 was not divided by H*W: with that normalisation the bands add up to the energy of the map "
+          "(Parseval), so maps of different sizes compare.",
+          lambda x, e: band_variant(x, e, parseval=False)),
+         ("the radius is in cycles per pixel: divide by the Nyquist frequency 0.5, as the edges are in units of it.",
+          lambda x, e: band_variant(x, e, nyquist=False)),
+         ("a coefficient exactly on an edge belongs to the band above it: use edges[i] <= rho < edges[i + 1].",
+          lambda x, e: band_variant(x, e, closed="high"))],
+        hint="x = x - mean over (H, W); power = |torch.fft.fft2(x)|^2 / (H * W); rho = sqrt(fy^2 + fx^2) / 0.5 "
+             "with torch.fft.fftfreq; sum the power where edges[i] <= rho < edges[i + 1] (the last band has no "
+             "upper edge); stack the sums on a new last axis."),
 }
