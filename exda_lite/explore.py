@@ -155,3 +155,48 @@ class TinyRestorer(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x + self.head(self.body(self.embed(x)))
+
+
+# ----------------------------------------------------------------------------- widgets
+
+def figure_png(fig) -> bytes:
+    """A matplotlib figure as PNG bytes (the figure is closed)."""
+    import io
+
+    import matplotlib.pyplot as plt
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", bbox_inches="tight")
+    plt.close(fig)
+    return buffer.getvalue()
+
+
+def explorer(draw, **controls):
+    """Widgets ``controls`` above an image of ``draw(**values)``, redrawn whenever a control changes.
+
+    ``draw`` returns a matplotlib figure; ``controls`` maps its keyword arguments to ipywidgets
+    (sliders, dropdowns). Returns the ``VBox`` to display; ``box.image`` is the ``Image`` widget.
+
+    Why not ``ipywidgets.interact``: interact shows its result in an ``Output`` widget, and when
+    papermill / nbconvert (nbclient) execute a notebook they answer Output-widget traffic on the
+    kernel's shell channel while they wait on that channel for the cell's reply. With large outputs
+    such as figures that race hangs the run for good (jupyter/nbclient#312; we saw it in 3 of 4
+    papermill runs). An ``Image`` widget has no such path, so explorers run headless too.
+    """
+    import ipywidgets as widgets
+
+    def values() -> dict:
+        return {name: control.value for name, control in controls.items()}
+
+    image = widgets.Image(value=figure_png(draw(**values())), format="png")
+
+    def redraw(_change=None) -> None:
+        image.value = figure_png(draw(**values()))
+
+    for name, control in controls.items():
+        control.description = control.description or name  # label each control with its argument
+        control.observe(redraw, names="value")
+    box = widgets.VBox([*controls.values(), image])
+    box.add_class("exda-explorer")
+    box.image = image
+    return box

@@ -116,10 +116,10 @@ def test_explorer_notebook_runs_in_jupyterlab_and_its_slider_changes_the_figure(
             page.locator(".lm-MenuBar-itemLabel", has_text="Run").click()
             page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
 
-            # the degradation playground: an interact() with a strength slider and a figure
-            playground = page.locator(".widget-interact").first
+            # the degradation playground: exda_lite.explore.explorer(), controls above an image of the figure
+            playground = page.locator(".exda-explorer").first
             slider = playground.locator(".widget-slider").first
-            figure = playground.locator(".jp-OutputArea-output img").first
+            figure = playground.locator("img").first
             figure.wait_for(timeout=int(os.environ.get("EXDA_BROWSER_WAIT_S", "240")) * 1000)
             before = figure.get_attribute("src")
             readout = playground.locator(".widget-readout").first
@@ -130,7 +130,7 @@ def test_explorer_notebook_runs_in_jupyterlab_and_its_slider_changes_the_figure(
             page.keyboard.press("ArrowRight")  # one step of the slider: strength + 0.1
             expect(readout).not_to_have_text(value_before)
             page.wait_for_function(
-                "([el, old]) => { const img = el.querySelector('.jp-OutputArea-output img');"
+                "([el, old]) => { const img = el.querySelector('img');"
                 " return img !== null && img.src !== old; }",
                 arg=[playground.element_handle(), before], timeout=60_000)
             playground.screenshot(path=str(tmp_path / "after.png"))

@@ -89,3 +89,26 @@ def test_tiny_restorer_variants_and_gst_maps(photo):
 def test_tiny_restorer_value_blocks():
     model = TinyRestorer(8, blocks=2, value=ValueOptions(), value_blocks=[0])
     assert model.body[0].attn.value_path is not None and model.body[1].attn.value_path is None
+
+
+def test_explorer_redraws_its_image_when_a_control_moves():
+    import ipywidgets as widgets
+    import matplotlib.pyplot as plt
+
+    from exda_lite.explore import explorer
+
+    calls = []
+
+    def draw(strength=0.5, kind="a"):
+        calls.append((strength, kind))
+        fig, ax = plt.subplots(figsize=(2, 2))
+        ax.imshow(np.full((4, 4), strength), vmin=0, vmax=1)
+        return fig
+
+    slider = widgets.FloatSlider(value=0.5, min=0, max=1, step=0.1)
+    box = explorer(draw, strength=slider, kind=widgets.Dropdown(options=["a", "b"], value="a"))
+    first = box.image.value
+    assert first[:8] == b"\x89PNG\r\n\x1a\n" and calls == [(0.5, "a")]
+    slider.value = 0.9
+    assert calls[-1] == (0.9, "a") and box.image.value != first
+    assert plt.get_fignums() == []  # every drawn figure was closed
