@@ -19,12 +19,7 @@ SMALL = {"dim": 2, "blocks": (1, 1, 1, 1), "refinement": 1}  # the smallest ExDA
 PAPER = Path("/work/shared/paper/exda-paper.md")
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 @pytest.fixture(scope="module")

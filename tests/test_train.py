@@ -20,13 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 TINY = {"dim": 8, "blocks": (1, 1, 1, 1), "refinement": 1}
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One intra-op thread: tiny models are faster, and results do not depend on the machine's load."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 def tiny_config(out_dir, **changes) -> T.TrainConfig:
