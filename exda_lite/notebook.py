@@ -60,8 +60,8 @@ def check_parameters(namespace: dict, spec: dict) -> dict:
             dict, None) that is not in ``spec`` is defined (a misspelt papermill ``-p``), or a
             value breaks its rule. The message lists the valid parameters.
 
-    A ``list`` or ``dict`` parameter given as text (``papermill -p SIDES "[256, 512]"``) is parsed and
-    written back into ``namespace``.
+    A list or dict given as text (``papermill -p SIDES "[256, 512]"``) is parsed, unless the rule accepts
+    the text itself, and written back into ``namespace``.
     """
     valid = ", ".join(f"{name} ({describe_rule(rule)})" for name, rule in spec.items())
     unknown = sorted(name for name, value in namespace.items()
@@ -74,7 +74,8 @@ def check_parameters(namespace: dict, spec: dict) -> dict:
         if name not in namespace:
             raise ParameterError(f"parameter {name} is missing from the parameters cell")
         value = namespace[name]
-        if rule in (list, dict) and isinstance(value, str):  # papermill -p NAME "[256, 512]" passes text
+        if (isinstance(value, str) and value.lstrip().startswith(("[", "{"))
+                and not rule_accepts(rule, value)):  # papermill -p NAME "[256, 512]" passes text
             value = namespace[name] = parse_literal(value)
         if not rule_accepts(rule, value):
             raise ParameterError(f"invalid value {name}={value!r}: expected {describe_rule(rule)}. "

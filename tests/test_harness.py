@@ -41,6 +41,8 @@ def test_list_parameters_given_as_text_by_papermill_are_parsed():
     ns = {"SIDES": "[256, 512]", "NAME": "[not parsed: a str parameter]"}
     assert check_parameters(ns, spec) == {"SIDES": [256, 512], "NAME": "[not parsed: a str parameter]"}
     assert ns["SIDES"] == [256, 512]  # written back: the notebook's later cells see the list
+    sides = {"SIDES": lambda v: isinstance(v, list) and all(isinstance(x, int) for x in v)}  # a callable rule
+    assert check_parameters({"SIDES": "[32, 48]"}, sides) == {"SIDES": [32, 48]}
     with pytest.raises(ParameterError, match="invalid value SIDES='256 512'"):
         check_parameters({"SIDES": "256 512", "NAME": "x"}, spec)
 
