@@ -14,7 +14,7 @@ import argparse
 import torch
 
 import exda_lite
-from exda_lite.configs import PAPER_SIZES
+from exda_lite.nn.configs import PAPER_SIZES
 
 
 def main(argv=None) -> None:

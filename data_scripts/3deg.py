@@ -1,6 +1,6 @@
 """3-degradation all-in-one data (App. A.1): BSD400 + WED (denoise), Rain100L (derain), OTS/SOTS (dehaze).
 
-Layout (PromptIR's; read by exda_lite.datasets.AllInOneTrain / AllInOneTest):
+Layout (PromptIR's; read by exda_lite.data.datasets.AllInOneTrain / AllInOneTest):
     Train/Denoise/*                           BSD400 + WED clean images (noise added on the fly)
     Train/Derain/{rainy,gt}/                  rain-N.png / norain-N.png
     Train/Dehaze/{synthetic/partK,original}/  XXXX_A_B.jpg / XXXX.jpg

@@ -1,6 +1,6 @@
 """AllWeather adverse-weather data (App. A.1, TransWeather's protocol).
 
-Layout (read by exda_lite.datasets.AllWeather):
+Layout (read by exda_lite.data.datasets.AllWeather):
     train/{input,gt}/                                  18,069 pairs (Snow100K + Outdoor-Rain + RainDrop)
     test/{snow100k_s,snow100k_l,outdoor_rain,raindrop}/{input,gt}/
 

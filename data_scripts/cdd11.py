@@ -1,6 +1,6 @@
 """CDD11 composite degradations (App. A.1): 11 types, each paired with the clear image of the same name.
 
-Layout (read by exda_lite.datasets.CDD11):
+Layout (read by exda_lite.data.datasets.CDD11):
     {train,test}/clear/NAME
     {train,test}/{low,haze,rain,snow,low_haze,low_rain,low_snow,haze_rain,haze_snow,low_haze_rain,low_haze_snow}/NAME
 

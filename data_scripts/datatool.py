@@ -6,11 +6,11 @@ comes from and how its files are placed) and ``Expect``s (the layout and its pub
 counts), handed to :func:`main`. Run ``python data_scripts/<setting>.py --help``.
 
 Folders under ``--root`` (default ``$EXDA_DATA/<subdir>``, else ``~/.cache/exda-lite/<subdir>``,
-the rule of ``exda_lite.notebook.default_data_dir``):
+the rule of ``exda_lite.course.notebook.default_data_dir``):
 
 * ``downloads/``  what was fetched, plus ``manifest.json``: sha256, size and origin of every file
 * ``staging/``    archives extracted, one folder per source (delete it after ``prepare``)
-* everything else: the layout the dataset classes in ``exda_lite.datasets`` read
+* everything else: the layout the dataset classes in ``exda_lite.data.datasets`` read
 
 Downloads: Google Drive through gdown, other hosts through urllib with HTTP Range resume
 (rerun the same command after an interruption). ``--mirror URL`` (or ``$EXDA_DATA_MIRROR``)

@@ -1,13 +1,13 @@
 """Medical all-in-one data (App. A.1; AMIR, Yang et al. 2024): MRI super-resolution, CT denoising, PET synthesis.
 
-Layout (ours, read by exda_lite.datasets.MedicalAMIR; grayscale PNG 8/16-bit or .npy in [0, 1]):
+Layout (ours, read by exda_lite.data.datasets.MedicalAMIR; grayscale PNG 8/16-bit or .npy in [0, 1]):
     {train,val,test}/mri/{lq,hq}/   IXI T2 slices; lq = 4x k-space truncation (central 6.25 %)
     {train,val,test}/ct/{lq,hq}/    AAPM-Mayo quarter-dose / full-dose slices (18,531 / 128 / 211)
     {train,val,test}/pet/{lq,hq}/   low-count / full-count PET slices
 
 The AMIR bundle is on Baidu only and the CT originals need a registration, so everything
 here is manual. prepare places files already in the layout above, and builds missing MRI
-lq slices from the hq ones with exda_lite.degradations.mri_undersample (the paper's
+lq slices from the hq ones with exda_lite.data.degradations.mri_undersample (the paper's
 degradation) -- so HQ slices you exported yourself (e.g. from IXI volumes) are enough.
 
 Usage: python data_scripts/medical.py {download,prepare,verify} [--root ROOT]
@@ -46,7 +46,7 @@ def make_mri_lq(root: Path) -> None:
     """Write {split}/mri/lq/NAME for every hq slice that has no lq partner (4x k-space truncation)."""
     from PIL import Image
 
-    from exda_lite.degradations import mri_undersample  # imported here: it pulls in torch via exda_lite
+    from exda_lite.data.degradations import mri_undersample  # imported here: it pulls in torch via exda_lite
 
     made = 0
     for hq_dir in sorted(root.glob("*/mri/hq")):

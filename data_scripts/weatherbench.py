@@ -1,6 +1,6 @@
 """Real-world WeatherBench (App. A.1; Guan et al. 2025): rain, haze, snow.
 
-Layout (read by exda_lite.datasets.WeatherBench):
+Layout (read by exda_lite.data.datasets.WeatherBench):
     {train,test}/{rain,haze,snow}/{input,target}/     41,402 training pairs in all; 200 test pairs per type
 
 The archive's own folder names are not documented publicly; prepare places files that are

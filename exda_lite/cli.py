@@ -9,7 +9,7 @@
     exda-lite restore photo.jpg --weights runs/demo/model.safetensors --output photo_restored.png
     exda-lite restore photos/ --weights runs/demo/model.safetensors --output restored/ --tile 256 --overlap 32
 
-Every field of ``exda_lite.train.TrainConfig`` is a ``train`` flag (``batch_size`` -> ``--batch-size``);
+Every field of ``exda_lite.training.TrainConfig`` is a ``train`` flag (``batch_size`` -> ``--batch-size``);
 ``--config run.json`` reads them from a JSON file (e.g. a previous run's ``config.json``), and flags
 given on the command line override it. ``python -m exda_lite ...`` works the same. Errors are
 printed as one line (exit code 2); set ``EXDA_DEBUG=1`` for the full traceback.
@@ -46,8 +46,8 @@ def field_comments(cls) -> dict[str, str]:
 
 def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     """One flag per ``TrainConfig`` field, typed from the dataclass; defaults left unset (None)."""
-    from .configs import CONFIGS
-    from .train import PRECISIONS, SETTINGS, TrainConfig
+    from .nn.configs import CONFIGS
+    from .training.config import PRECISIONS, SETTINGS, TrainConfig
 
     hints = typing.get_type_hints(TrainConfig)
     comments = field_comments(TrainConfig)
@@ -104,7 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def train_config_from_args(args: argparse.Namespace):
-    from .train import TrainConfig, config_from_dict
+    from .training.config import TrainConfig, config_from_dict
 
     values = {}
     if args.config:
@@ -117,7 +117,7 @@ def train_config_from_args(args: argparse.Namespace):
 
 
 def run_train(args) -> int:
-    from .train import train
+    from .training.loop import train
 
     result = train(train_config_from_args(args))
     if int(os.environ.get("RANK", "0")) != 0:  # under torchrun only rank 0 reports
@@ -131,9 +131,9 @@ def run_train(args) -> int:
 
 
 def run_eval(args) -> int:
-    from .evaluate import evaluate, format_table
-    from .notebook import write_results
-    from .train import load_model
+    from .training.evaluate import evaluate, format_table
+    from .course.notebook import write_results
+    from .training.checkpoints import load_model
     from .utils import pick_device
 
     model, info = load_model(args.weights, pick_device(args.device))
@@ -159,8 +159,8 @@ def run_eval(args) -> int:
 
 
 def run_restore(args) -> int:
-    from .restore import restore_files
-    from .train import load_model
+    from .training.restore import restore_files
+    from .training.checkpoints import load_model
     from .utils import pick_device
 
     model, _ = load_model(args.weights, pick_device(args.device))
@@ -175,9 +175,10 @@ def run_restore(args) -> int:
 
 def main(argv=None) -> int:
     """Entry point of the ``exda-lite`` console script; returns the exit code."""
-    from .datasets import DataLayoutError
-    from .restore import ImageReadError
-    from .train import CheckpointMismatchError, NonFiniteLossError
+    from .data.layout import DataLayoutError
+    from .training.restore import ImageReadError
+    from .training.checkpoints import CheckpointMismatchError
+    from .training.loop import NonFiniteLossError
 
     args = build_parser().parse_args(argv)
     handlers = {"train": run_train, "eval": run_eval, "restore": run_restore}

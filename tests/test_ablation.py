@@ -8,11 +8,11 @@ import pytest
 import torch
 
 from exda_lite import build_model, count_flops, count_parameters
-from exda_lite.ablation import (BASELINE, FIG5_VARIANTS, PAPER_FIG5, added_modules, compare_to_baseline,
+from exda_lite.course.ablation import (BASELINE, FIG5_VARIANTS, PAPER_FIG5, added_modules, compare_to_baseline,
                                 interleaved_latency, overhead_ratios, seed_summary, seeds_needed, unet_variants,
                                 variant_model, welch_t)
-from exda_lite.gst import GlobalSpatialTokens
-from exda_lite.nonlinear_value import NonlinearValue
+from exda_lite.nn.gst import GlobalSpatialTokens
+from exda_lite.nn.nonlinear_value import NonlinearValue
 
 # ---------------------------------------------------------------- statistics over seeds
 BASE = [18.0, 18.5, 17.5]
@@ -134,7 +134,8 @@ def test_flops_scale_from_a_small_side_to_224():
 
 
 def test_welch_exercise_accepts_the_formula_by_hand(capsys):
-    from exda_lite.exercises import check, t_variant
+    from exda_lite.course.exercises import check
+    from exda_lite.course.exercises.training_nbs import t_variant
     assert check("welch_t", lambda a, b: t_variant(a, b))  # Welch's t and Welch-Satterthwaite df, written out
     assert not check("welch_t", lambda a, b: t_variant(a, b, pooled=True, df="student"))
     assert "Student" in capsys.readouterr().out

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from exda_lite import awareness
-from exda_lite.block import TokenOptions, ValueOptions
-from exda_lite.demo_data import DEMO_DEGRADATIONS
-from exda_lite.explore import TinyRestorer
+from exda_lite.course import awareness, caching, foundation
+from exda_lite.nn.block import TokenOptions, ValueOptions
+from exda_lite.data.demo_data import DEMO_DEGRADATIONS
+from exda_lite.course.explore import TinyRestorer
 
 
 def tiny(gst: bool, seed: int = 0) -> TinyRestorer:
@@ -209,10 +209,10 @@ def test_embed_2d_tsne_and_a_clear_message_without_umap(monkeypatch):
 
 def test_no_cached_foundation_model_gives_none_and_a_reason(tmp_path, monkeypatch):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
-    model, reason = awareness.find_foundation_model()
+    model, reason = foundation.find_foundation_model()
     assert model is None
     assert str(tmp_path) in reason and "Nothing is downloaded" in reason
-    for name in awareness.FOUNDATION_CANDIDATES:
+    for name in foundation.FOUNDATION_CANDIDATES:
         assert name in reason
 
 
@@ -220,22 +220,22 @@ def test_a_cached_torchvision_model_is_found_and_embeds(tmp_path, monkeypatch):
     import torchvision
 
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
-    path = awareness.torchvision_weight_files("resnet18")[0]
+    path = foundation.torchvision_weight_files("resnet18")[0]
     assert str(path).startswith(str(tmp_path))
     path.parent.mkdir(parents=True)
     torch.save(torchvision.models.resnet18(weights=None).state_dict(), path)  # stands in for the real weights
-    model, reason = awareness.find_foundation_model(("vit_b_16", "resnet18"))
+    model, reason = foundation.find_foundation_model(("vit_b_16", "resnet18"))
     assert model is not None and model.name == "resnet18" and reason == "" and model.source == str(path)
-    features = awareness.foundation_features(model, torch.rand(3, 3, 40, 40), batch_size=2)
+    features = foundation.foundation_features(model, torch.rand(3, 3, 40, 40), batch_size=2)
     assert features.shape == (3, 512) and torch.isfinite(features).all()
 
 
 def test_a_broken_cache_entry_is_reported_not_raised(tmp_path, monkeypatch):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
-    path = awareness.torchvision_weight_files("resnet18")[0]
+    path = foundation.torchvision_weight_files("resnet18")[0]
     path.parent.mkdir(parents=True)
     path.write_bytes(b"not a checkpoint")
-    model, reason = awareness.find_foundation_model(("resnet18",))
+    model, reason = foundation.find_foundation_model(("resnet18",))
     assert model is None and "resnet18:" in reason
 
 
@@ -252,12 +252,12 @@ def test_cached_model_trains_once_and_retrains_when_asked_or_changed(tmp_path):
         return {"seconds": 1.0}
 
     path = tmp_path / "run" / "model.safetensors"
-    trained, info, reused = awareness.cached_model(path, tiny(True), {"steps": 3}, train)
+    trained, info, reused = caching.cached_model(path, tiny(True), {"steps": 3}, train)
     assert not reused and len(calls) == 1 and path.is_file() and info == {"seconds": 1.0}
-    loaded, info, reused = awareness.cached_model(path, tiny(True), {"steps": 3}, train)
+    loaded, info, reused = caching.cached_model(path, tiny(True), {"steps": 3}, train)
     assert reused and len(calls) == 1 and info == {"seconds": 1.0}
     for a, b in zip(trained.state_dict().values(), loaded.state_dict().values()):
         assert torch.equal(a, b)
-    awareness.cached_model(path, tiny(True), {"steps": 4}, train)  # other parameters: train again
-    awareness.cached_model(path, tiny(True), {"steps": 4}, train, retrain=True)
+    caching.cached_model(path, tiny(True), {"steps": 4}, train)  # other parameters: train again
+    caching.cached_model(path, tiny(True), {"steps": 4}, train, retrain=True)
     assert len(calls) == 3

@@ -6,7 +6,7 @@ import torch.nn.functional as F
 
 from exda_lite import (GDFN, ExDAAttention, ExDABlock, GlobalSpatialTokens, LayerNorm2d,
                        NonlinearValue, TokenOptions, ValueOptions)
-from exda_lite.span import attention_span_residual, span_residual
+from exda_lite.course.span import attention_span_residual, span_residual
 
 
 @pytest.fixture(autouse=True)

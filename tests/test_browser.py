@@ -116,7 +116,7 @@ def test_explorer_notebook_runs_in_jupyterlab_and_its_slider_changes_the_figure(
             page.locator(".lm-MenuBar-itemLabel", has_text="Run").click()
             page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
 
-            # the degradation playground: exda_lite.explore.explorer(), controls above an image of the figure
+            # the degradation playground: exda_lite.course.explore.explorer(), controls above an image of the figure
             playground = page.locator(".exda-explorer").first
             slider = playground.locator(".widget-slider").first
             figure = playground.locator("img").first

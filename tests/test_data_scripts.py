@@ -314,7 +314,7 @@ def test_3deg_download_prepare_verify_through_a_mirror(host, tmp_path, capsys):
     assert re.search(r"\ntrain +Rain100L rainy +Train/Derain/rainy +200 +2 +INCOMPLETE \(198 short\)\n", table)
     assert re.search(r"\ntrain +OTS clear +Train/Dehaze/original +\? +2 +ok \(count not published\)\n", table)
 
-    from exda_lite.datasets import AllInOneTest, AllInOneTrain  # the dataset classes read what prepare wrote
+    from exda_lite.data.datasets import AllInOneTest, AllInOneTrain  # the dataset classes read what prepare wrote
 
     train = AllInOneTrain(root, "3deg", patch_size=8)
     assert train.task_counts()["derain"] == 240 and train[len(train) - 1][0].shape == (3, 8, 8)
@@ -363,7 +363,7 @@ def test_scripts_run_as_commands_and_list_their_sources(tmp_path):
 
 
 def test_script_roots_agree_with_the_dataset_classes(monkeypatch, tmp_path):
-    from exda_lite.datasets import default_root
+    from exda_lite.data.datasets import default_root
 
     monkeypatch.setenv("EXDA_DATA", str(tmp_path))
     for name in SETTINGS:
@@ -371,7 +371,7 @@ def test_script_roots_agree_with_the_dataset_classes(monkeypatch, tmp_path):
 
 
 def test_medical_prepare_makes_mri_low_resolution_slices(tmp_path):
-    from exda_lite.degradations import mri_undersample
+    from exda_lite.data.degradations import mri_undersample
 
     hq = np.random.default_rng(0).integers(0, 65536, (32, 32)).astype(np.uint16)
     (tmp_path / "train/mri/hq").mkdir(parents=True)

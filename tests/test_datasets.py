@@ -11,23 +11,11 @@ import pytest
 import torch
 from PIL import Image
 
-from exda_lite.augment import dihedral
-from exda_lite.datasets import (
-    CDD11,
-    CDD11_FOLDERS,
-    DATA_SUBDIRS,
-    AllInOneTest,
-    AllInOneTrain,
-    AllWeather,
-    DataLayoutError,
-    MedicalAMIR,
-    WeatherBench,
-    default_root,
-    load_image,
-    pair_by_name,
-)
-from exda_lite.degradations import add_test_noise
-from exda_lite.metrics import centre_crop
+from exda_lite.data.augment import dihedral
+from exda_lite.data.augment import centre_crop
+from exda_lite.data.datasets import CDD11, AllInOneTest, AllInOneTrain, AllWeather, MedicalAMIR, WeatherBench
+from exda_lite.data.degradations import add_test_noise
+from exda_lite.data.layout import CDD11_FOLDERS, DATA_SUBDIRS, DataLayoutError, default_root, load_image, pair_by_name
 
 PATCH = 16
 RNG = np.random.default_rng(0)
@@ -77,7 +65,7 @@ def allinone(tmp_path_factory):
 
 def find_transform(patch: np.ndarray, source: np.ndarray) -> int:
     """The dihedral k such that ``patch`` is a crop of ``dihedral(source, k)`` (source padded like the dataset)."""
-    from exda_lite.augment import pad_to
+    from exda_lite.data.augment import pad_to
 
     source = pad_to(source, PATCH)
     for k in range(8):

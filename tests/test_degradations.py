@@ -7,7 +7,7 @@ from skimage import data as skdata
 from skimage.metrics import peak_signal_noise_ratio
 from skimage.transform import resize
 
-from exda_lite.degradations import (
+from exda_lite.data.degradations import (
     CDD11_TYPES,
     DEGRADATIONS,
     add_test_noise,

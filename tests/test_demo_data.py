@@ -8,9 +8,9 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from exda_lite.augment import dihedral
-from exda_lite.degradations import degrade
-from exda_lite.demo_data import (
+from exda_lite.data.augment import dihedral
+from exda_lite.data.degradations import degrade
+from exda_lite.data.demo_data import (
     DEMO_DEGRADATIONS,
     MEDICAL_DEGRADATIONS,
     MEDICAL_TEST_PHOTOS,

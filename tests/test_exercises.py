@@ -2,7 +2,7 @@
 
 import pytest
 
-from exda_lite.exercises import EXERCISES, check
+from exda_lite.course.exercises import EXERCISES, check
 
 
 @pytest.mark.parametrize("name", sorted(EXERCISES))
@@ -23,7 +23,7 @@ def test_each_known_mistake_is_diagnosed(name, index, capsys):
 def test_mistakes_are_distinguishable_from_the_reference(name):
     exercise = EXERCISES[name]
     args = exercise.make_inputs(0)
-    from exda_lite.exercises import same
+    from exda_lite.course.exercises import same
     for description, mistake in exercise.mistakes:
         assert not same(mistake(*args), exercise.reference(*args)), description
 

@@ -5,8 +5,8 @@ import pytest
 import torch
 
 from exda_lite import build_model
-from exda_lite.block import TokenOptions, ValueOptions
-from exda_lite.explore import (STRENGTHS, TinyRestorer, attention_maps_for, degraded_photo, demo_task, gst_maps_for,
+from exda_lite.nn.block import TokenOptions, ValueOptions
+from exda_lite.course.explore import (STRENGTHS, TinyRestorer, attention_maps_for, degraded_photo, demo_task, gst_maps_for,
                                strength_params)
 
 
@@ -95,7 +95,7 @@ def test_explorer_redraws_its_image_when_a_control_moves():
     import ipywidgets as widgets
     import matplotlib.pyplot as plt
 
-    from exda_lite.explore import explorer
+    from exda_lite.course.explore import explorer
 
     calls = []
 

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from exda_lite import count_flops, count_parameters, pick_device, time_forward
-from exda_lite.notebook import ParameterError, check_parameters, environment_report, smoke_mode, write_results
+from exda_lite.course.notebook import ParameterError, check_parameters, environment_report, smoke_mode, write_results
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
@@ -101,10 +101,10 @@ def test_there_are_notebooks():
 @pytest.mark.parametrize("value,ok", [("auto", True), ("cpu", True), ("cuda:1", True), ("mps", True),
                                       ("gpu", False), ("cuda:x", False), (0, False)])
 def test_device_name_rule(value, ok):
-    from exda_lite.notebook import device_name
+    from exda_lite.course.notebook import device_name
     assert device_name(value) is ok
 
 
 def test_positive_int_rule():
-    from exda_lite.notebook import positive_int
+    from exda_lite.course.notebook import positive_int
     assert positive_int(3) and not positive_int(0) and not positive_int(True) and not positive_int(2.0)

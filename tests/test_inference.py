@@ -12,8 +12,10 @@ import torch
 from PIL import Image
 
 import exda_lite
-from exda_lite import cli, evaluate as E, restore as R, train as T
-from exda_lite.tiling import blend_weights, blend_weights_1d, tile_starts, tiled_forward
+from exda_lite import cli
+from exda_lite.training import evaluate as E, restore as R
+from exda_lite import training as T
+from exda_lite.training.tiling import blend_weights, blend_weights_1d, tile_starts, tiled_forward
 
 SMALL = {"dim": 2, "blocks": (1, 1, 1, 1), "refinement": 1}  # the smallest ExDA: CI restores 2048² with it
 PAPER = Path("/work/shared/paper/exda-paper.md")
@@ -145,7 +147,7 @@ def test_restore_files_keeps_alpha_gray_and_depth_and_reports_bad_files(tmp_path
 
 def test_restore_2048_photo_tiled_in_bounded_memory(tmp_path, weights_file):
     """A 2048 x 2048 photo through the CLI in 256-pixel tiles; peak RSS stays far below an untiled run."""
-    photo = exda_lite.demo_data.demo_photo("astronaut", short_side=2048)
+    photo = exda_lite.data.demo_data.demo_photo("astronaut", short_side=2048)
     assert photo.shape == (2048, 2048, 3)
     Image.fromarray((photo * 255).round().astype(np.uint8)).save(tmp_path / "big.png")
     code = cli.main(["restore", str(tmp_path / "big.png"), "--weights", str(weights_file), "--output",
@@ -173,7 +175,7 @@ def test_paper_numbers_match_the_paper_text():
 def test_evaluate_demo_gives_the_table_layout_and_saves_images(tmp_path, weights_file):
     model, _ = T.load_model(weights_file)
     result = E.evaluate(model, "demo", demo_crop=32, save_dir=tmp_path, max_images=1, progress=False)
-    assert result.partial and list(result.per_image.benchmark) == list(exda_lite.demo_data.DEMO_DEGRADATIONS)
+    assert result.partial and list(result.per_image.benchmark) == list(exda_lite.data.demo_data.DEMO_DEGRADATIONS)
     assert list(result.table.index) == ["degraded input", "ours (this run)"]
     assert result.table.columns[-1] == ("Average", "SSIM")
     assert (tmp_path / "haze" / "chelsea.png").exists()

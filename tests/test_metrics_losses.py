@@ -7,7 +7,7 @@ from skimage import data, img_as_float
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from exda_lite import RestorationLoss, evaluate_pair, fourier_loss, psnr
-from exda_lite.metrics import centre_crop, rgb_to_y
+from exda_lite.training.metrics import centre_crop, rgb_to_y
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from exda_lite import CONFIGS, ExDA, build_model, count_parameters, get_config, seed_everything
-from exda_lite.model import pad_to_multiple
+from exda_lite.nn.model import pad_to_multiple
 
 # Exact counts of our implementation. Restormer and its BiasFree variant are the official
 # code's numbers; the ExDA ones are ours (Table A: 22.42M / 10.05M / 5.83M, see configs.py).

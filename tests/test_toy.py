@@ -6,8 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from exda_lite import count_parameters, digits, synthetic, toy
-from exda_lite.nonlinear_value import NonlinearValue
+from exda_lite import count_parameters
+from exda_lite.data import digits, synthetic
+from exda_lite.course import toy
+from exda_lite.nn.nonlinear_value import NonlinearValue
 
 
 # ---------------------------------------------------------------- synthetic function

@@ -14,7 +14,8 @@ import pytest
 import torch
 
 import exda_lite
-from exda_lite import train as T
+from exda_lite import training as T
+from exda_lite.training import checkpoints
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = {"dim": 8, "blocks": (1, 1, 1, 1), "refinement": 1}
@@ -66,7 +67,7 @@ def test_killed_mid_epoch_and_resumed_equals_uninterrupted(tmp_path):
 KILLED_RUN = """
 import json, os, signal, sys
 import torch
-from exda_lite import train as T
+from exda_lite import training as T
 torch.set_num_threads(1)
 values = json.loads(sys.argv[1])
 values["model_overrides"]["blocks"] = tuple(values["model_overrides"]["blocks"])
@@ -135,14 +136,14 @@ def test_checkpoint_loads_with_weights_only_and_rebuilds_the_model(tmp_path):
 
 def test_atomic_save_keeps_the_old_file_when_writing_fails(tmp_path, monkeypatch):
     path = tmp_path / "last.pt"
-    T.atomic_torch_save({"a": torch.ones(2)}, path)
+    checkpoints.atomic_torch_save({"a": torch.ones(2)}, path)
 
     def broken_save(obj, f):
         f.write(b"half a checkpoint")
         raise OSError("disk full")
-    monkeypatch.setattr(T.torch, "save", broken_save)
+    monkeypatch.setattr(torch, "save", broken_save)
     with pytest.raises(OSError, match="disk full"):
-        T.atomic_torch_save({"a": torch.zeros(2)}, path)
+        checkpoints.atomic_torch_save({"a": torch.zeros(2)}, path)
     monkeypatch.undo()
     assert torch.equal(torch.load(path, weights_only=True)["a"], torch.ones(2))
     assert [p.name for p in tmp_path.iterdir()] == ["last.pt"]  # no temporary file left behind

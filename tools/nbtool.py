@@ -7,7 +7,7 @@
 
 A solution is the code between a line ``### BEGIN SOLUTION`` and a line ``### END SOLUTION``
 (markers included). The student edition replaces it with ``raise NotImplementedError  # your code here``
-at the marker's indentation; ``exda_lite.exercises.check`` then reports "not attempted yet".
+at the marker's indentation; ``exda_lite.course.exercises.check`` then reports "not attempted yet".
 """
 
 from __future__ import annotations

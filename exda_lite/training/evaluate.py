@@ -85,7 +85,7 @@ class Benchmark:
 
 def benchmarks(setting: str, demo_crop: int = 0) -> list[Benchmark]:
     """The test sets of a setting, in the column order of the paper's table."""
-    from . import datasets, demo_data
+    from ..data import datasets, demo_data
 
     if setting in ("demo", "demo_medical"):
         medical = setting == "demo_medical"

@@ -65,3 +65,11 @@ def to_tensor(image: np.ndarray) -> torch.Tensor:
     if image.ndim == 2:
         image = image[:, :, None]
     return torch.from_numpy(np.array(image.transpose(2, 0, 1), order="C"))
+
+
+def centre_crop(img: np.ndarray, multiple: int) -> np.ndarray:
+    """Centre-crop H and W down to a multiple of ``multiple``."""
+    h, w = img.shape[:2]
+    nh, nw = h - h % multiple, w - w % multiple
+    top, left = (h - nh) // 2, (w - nw) // 2
+    return img[top:top + nh, left:left + nw]

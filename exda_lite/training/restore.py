@@ -18,7 +18,7 @@ anything else, corrupt files :class:`ImageReadError` naming the file and the rea
 ============================ ==================================================================
 
 Outputs are PNG files: 8-bit, or 16-bit when the input had 16 bits, alpha preserved.
-Large images are restored in overlapping tiles (``exda_lite.tiling``) so memory stays
+Large images are restored in overlapping tiles (``exda_lite.training.tiling``) so memory stays
 bounded by the tile size.
 """
 

@@ -19,25 +19,19 @@ or DINOv2 model (never downloaded here).
 
 from __future__ import annotations
 
-import hashlib
-import json
-from collections.abc import Callable
-from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from sklearn.cluster import KMeans
 from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 from sklearn.preprocessing import StandardScaler
 from torch import nn
 
-from .attention import ExDAAttention
-from .augment import apply_patch, pad_to, patch_params, to_tensor
-from .degradations import degrade
-from .demo_data import TEST_PHOTOS, demo_photo
-from .gst import GlobalSpatialTokens
+from ..nn.attention import ExDAAttention
+from ..data.augment import apply_patch, pad_to, patch_params, to_tensor
+from ..data.degradations import degrade
+from ..data.demo_data import TEST_PHOTOS, demo_photo
+from ..nn.gst import GlobalSpatialTokens
 
 BANDS = ("low", "mid", "high")
 BAND_EDGES = (0.0, 0.25, 0.5)
@@ -77,7 +71,7 @@ def benchmark_crops(setting: str, per_class: int, crop: int = 256, seed: int = 0
     Images are centre-cropped to ``crop`` (reflect-padded if smaller) so that they batch.
     Returns the same dict as :func:`degraded_crops`; ``photos`` is the image index within its benchmark.
     """
-    from .evaluate import benchmark_indices, benchmarks
+    from ..training.evaluate import benchmark_indices, benchmarks
 
     images, clean, labels, photo_ids, names = [], [], [], [], []
     for c, bench in enumerate(benchmarks(setting)):
@@ -162,7 +156,7 @@ def readout(model: nn.Module, images: torch.Tensor, layer: str, gst: tuple[str, 
       ``token_share`` (N,): in the (C/h + K) x (C/h + K) attention map (Eq. 2), the weight the channel
       rows put on the K token columns, averaged over rows and heads.
     """
-    from .metrics import psnr
+    from ..training.metrics import psnr
 
     modules = dict(model.named_modules())
     if layer not in modules:
@@ -331,120 +325,3 @@ def band_fractions(x: torch.Tensor, edges=BAND_EDGES) -> torch.Tensor:
     """
     energy = band_energy(x, edges).sum(dim=1)  # (N, bands)
     return energy / energy.sum(-1, keepdim=True).clamp_min(1e-12)
-
-
-# ----------------------------------------------------------------------------- foundation model
-
-@dataclass
-class FoundationModel:
-    """A frozen pretrained image encoder found in the local cache: ``net`` maps (B, 3, size, size) to (B, D)."""
-
-    name: str
-    net: nn.Module
-    size: int = 224
-    mean: tuple = (0.485, 0.456, 0.406)
-    std: tuple = (0.229, 0.224, 0.225)
-    source: str = ""
-
-
-FOUNDATION_CANDIDATES = ("dinov2_vits14", "vit_b_16", "resnet50", "resnet18")
-"""Tried in this order: DINOv2 ViT-S/14 (torch.hub), then torchvision's ImageNet models."""
-
-
-def hub_dir() -> Path:
-    """torch.hub's cache folder (``$TORCH_HOME/hub``, default ``~/.cache/torch/hub``)."""
-    return Path(torch.hub.get_dir())
-
-
-def torchvision_weight_files(name: str) -> list[Path]:
-    """Where torch.hub would have cached the ImageNet weights of torchvision model ``name`` (V1, V2, ...)."""
-    import torchvision
-
-    return [hub_dir() / "checkpoints" / Path(w.url).name for w in torchvision.models.get_model_weights(name)
-            if w.name.startswith("IMAGENET1K_V")]
-
-
-def load_foundation_model(name: str) -> FoundationModel | None:
-    """``name`` from the local cache, or None when its weights are not there. Never downloads."""
-    if name.startswith("dinov2"):
-        repo, weights = hub_dir() / "facebookresearch_dinov2_main", hub_dir() / "checkpoints" / f"{name}_pretrain.pth"
-        if not (repo.is_dir() and weights.is_file()):
-            return None
-        net = torch.hub.load(str(repo), name, source="local", pretrained=False)
-        net.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
-        return FoundationModel(name, net.eval(), size=224, source=str(weights))
-    import torchvision
-
-    weights = next((path for path in torchvision_weight_files(name) if path.is_file()), None)
-    if weights is None:
-        return None
-    net = torchvision.models.get_model(name, weights=None)
-    net.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
-    if hasattr(net, "fc"):
-        net.fc = nn.Identity()  # ResNet: the pooled 512/2048 features
-    if hasattr(net, "heads"):
-        net.heads = nn.Identity()  # ViT: the class token, 768 features
-    return FoundationModel(name, net.eval(), size=224, source=str(weights))
-
-
-def find_foundation_model(candidates=FOUNDATION_CANDIDATES) -> tuple[FoundationModel | None, str]:
-    """The first candidate whose weights are cached locally: ``(model, "")``, else ``(None, reason)``.
-
-    Looks only in torch.hub's cache (``$TORCH_HOME``); nothing is downloaded, so this is safe offline.
-    """
-    problems = []
-    for name in candidates:
-        try:
-            found = load_foundation_model(name)
-        except Exception as error:  # noqa: BLE001 - a broken cache entry is reported, not fatal
-            problems.append(f"{name}: {type(error).__name__}: {error}")
-            continue
-        if found is not None:
-            return found, ""
-    where = hub_dir() / "checkpoints"
-    reason = (f"no cached weights for {', '.join(candidates)} in {where}"
-              + (f" ({'; '.join(problems)})" if problems else "")
-              + ". Nothing is downloaded at run time: put the weights there (or point TORCH_HOME at a cache that has "
-                "them) to add this row.")
-    return None, reason
-
-
-@torch.no_grad()
-def foundation_features(model: FoundationModel, images: torch.Tensor, batch_size: int = 16) -> torch.Tensor:
-    """(N, 3, H, W) in [0, 1] -> (N, D): resized to the model's input size and normalised as in its training."""
-    mean = torch.tensor(model.mean).view(1, 3, 1, 1)
-    std = torch.tensor(model.std).view(1, 3, 1, 1)
-    out = []
-    for start in range(0, len(images), batch_size):
-        x = F.interpolate(images[start:start + batch_size], size=(model.size, model.size), mode="bilinear",
-                          antialias=True, align_corners=False)
-        out.append(model.net((x - mean) / std).float())
-    return torch.cat(out)
-
-
-# ----------------------------------------------------------------------------- cached models
-
-def signature_of(values: dict) -> str:
-    """A short hash of the values that define a trained model (parameters of its run)."""
-    return hashlib.sha1(json.dumps(values, sort_keys=True, default=str).encode()).hexdigest()[:10]
-
-
-def cached_model(path, model: nn.Module, signature: dict, train: Callable[[nn.Module], dict],
-                 retrain: bool = False) -> tuple[nn.Module, dict, bool]:
-    """Load ``model``'s weights from ``path`` if they were trained with ``signature``, else train and save.
-
-    ``train(model)`` trains in place and returns a dict of facts about the run (JSON-friendly).
-    Returns ``(model, info, reused)``. ``retrain=True`` always trains.
-    """
-    from .train import load_state_checked, read_weights, save_weights
-
-    path = Path(path)
-    if path.is_file() and not retrain:
-        state, info = read_weights(path)
-        if info.get("signature") == signature_of(signature):
-            load_state_checked(model, state, path)
-            return model.eval(), info.get("run", {}), True
-    info = train(model)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    save_weights(model, path, extra={"signature": signature_of(signature), "values": signature, "run": info})
-    return model.eval(), info, False

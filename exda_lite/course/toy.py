@@ -24,8 +24,8 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from .block import ExDABlock, ValueOptions
-from .metrics import psnr
+from ..nn.block import ExDABlock, ValueOptions
+from ..training.metrics import psnr
 
 VALUE_KINDS = {"nonlinear": "gelu", "linear": "identity"}
 

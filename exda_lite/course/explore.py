@@ -19,11 +19,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from .attention import ExDAAttention
-from .block import ExDABlock, TokenOptions, ValueOptions
-from .degradations import degrade
-from .demo_data import DemoAllInOne, DemoAllInOneTest
-from .gst import GlobalSpatialTokens
+from ..nn.attention import ExDAAttention
+from ..nn.block import ExDABlock, TokenOptions, ValueOptions
+from ..data.degradations import degrade
+from ..data.demo_data import DemoAllInOne, DemoAllInOneTest
+from ..nn.gst import GlobalSpatialTokens
 
 # degradation -> {parameter: (value at strength 0, value at strength 1)}; other parameters keep their defaults.
 STRENGTHS: dict[str, dict[str, tuple[float, float]]] = {

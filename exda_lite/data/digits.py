@@ -27,7 +27,7 @@ import torch
 from skimage.transform import resize
 
 from .degradations import jpeg, motion_blur
-from .notebook import default_data_dir
+from .paths import default_data_dir
 from .synthetic import sensor_response
 
 
@@ -74,7 +74,7 @@ def load_digit_images(root=None, download: bool = True, source: str = "auto") ->
     """MNIST if available (cached or downloadable), else scikit-learn's digits.
 
     Args:
-        root: data folder (default :func:`~exda_lite.notebook.default_data_dir`).
+        root: data folder (default :func:`~exda_lite.course.notebook.default_data_dir`).
         download: allow torchvision to download MNIST when it is not cached.
         source: ``"auto"`` (MNIST, falling back to the bundled digits), ``"mnist"`` (MNIST or
             an error that says how to get it) or ``"sklearn"`` (bundled digits only).

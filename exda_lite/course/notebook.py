@@ -25,18 +25,14 @@ from pathlib import Path
 
 import torch
 
+from ..data.paths import DATA_ENV, default_data_dir  # noqa: F401 - re-exported for the notebooks
+
 SMOKE_ENV = "EXDA_SMOKE"
-DATA_ENV = "EXDA_DATA"
 
 
 def smoke_mode() -> bool:
     """True when ``EXDA_SMOKE`` is set to 1/true/yes (CI's tiny run of every notebook)."""
     return os.environ.get(SMOKE_ENV, "").strip().lower() in ("1", "true", "yes")
-
-
-def default_data_dir() -> Path:
-    """``$EXDA_DATA`` if set, else ``~/.cache/exda-lite``: where datasets are cached."""
-    return Path(os.environ.get(DATA_ENV) or Path.home() / ".cache" / "exda-lite").expanduser()
 
 
 # What papermill can inject; modules, functions and classes with upper-case names (``F``) are not parameters.
@@ -137,7 +133,7 @@ def write_results(out_dir, stem: str, results: dict) -> Path:
 
 def environment_report() -> dict:
     """Versions, device and threads: what a student checks before starting."""
-    from .utils import pick_device
+    from ..utils import pick_device
 
     report = {
         "python": sys.version.split()[0],

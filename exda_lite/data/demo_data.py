@@ -105,7 +105,7 @@ class DemoAllInOne(Dataset):
     """Training patches from the demo photos: ``(degraded, clean, label)``.
 
     Args:
-        degradations: names from ``exda_lite.degradations.DEGRADATIONS``; ``label`` is the
+        degradations: names from ``exda_lite.data.degradations.DEGRADATIONS``; ``label`` is the
             index in this tuple (for analysis only: the model never sees it).
         patch_size: side of the square patches (the paper trains on 128; 64 is fast on CPU).
         samples_per_degradation: the epoch holds this many samples of each degradation.

@@ -22,6 +22,8 @@ import numpy as np
 import torch
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
+from ..data.augment import centre_crop  # noqa: F401 - the protocol's crop (also imported from here)
+
 
 def psnr(pred: torch.Tensor, target: torch.Tensor, data_range: float = 1.0) -> torch.Tensor:
     """Per-image PSNR in dB of (B, C, H, W) tensors -> (B,). Inputs are clipped to [0, data_range]."""
@@ -53,14 +55,6 @@ def to_numpy_image(x) -> np.ndarray:
 def rgb_to_y(img: np.ndarray) -> np.ndarray:
     """BT.601 luma of an RGB image in [0, 1], scaled back to [0, 1] (MATLAB rgb2ycbcr's Y / 255)."""
     return (16.0 + img @ np.array([65.481, 128.553, 24.966])) / 255.0
-
-
-def centre_crop(img: np.ndarray, multiple: int) -> np.ndarray:
-    """Centre-crop H and W down to a multiple of ``multiple``."""
-    h, w = img.shape[:2]
-    nh, nw = h - h % multiple, w - w % multiple
-    top, left = (h - nh) // 2, (w - nw) // 2
-    return img[top:top + nh, left:left + nw]
 
 
 def evaluate_pair(restored, target, crop_multiple: int = 16, y_channel: bool = False,

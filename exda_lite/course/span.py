@@ -30,7 +30,7 @@ def span_residual(rows: torch.Tensor, basis: torch.Tensor) -> torch.Tensor:
 
 
 def attention_span_residual(attention: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    """Span residual of an :class:`~exda_lite.attention.ExDAAttention` layer's aggregated output.
+    """Span residual of an :class:`~exda_lite.nn.attention.ExDAAttention` layer's aggregated output.
 
     Compares ``A @ V'`` (the input of ``project_out``) with the span of the *linear*
     value rows V, per head. Returns (B, heads). GST must be off (its token rows are

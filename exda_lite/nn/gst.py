@@ -9,7 +9,7 @@ H*W, like every channel row of Q, K, V in MDTA) computed from the features:
     3-4. G_compact = Softmax_spatial(Phi)         (B, h, K, H/s*W/s)     sums to 1
     5. G = BilinearUpsample(G_compact, (H, W))    (B, h, K, H*W)
 
-The tokens are later concatenated to Q, K and V' (Eq. 2, see ``exda_lite.attention``).
+The tokens are later concatenated to Q, K and V' (Eq. 2, see ``exda_lite.nn.attention``).
 
 Odd sizes: the pooling uses ``ceil_mode=True`` so the last row/column of pixels is
 never dropped when H or W is not a multiple of s.

@@ -28,7 +28,7 @@ attention head* (``groups="head"``), so each head transforms only its own C/head
 value channels, just as attention itself works per head. With this choice the
 parameter counts of ExDA-S and ExDA-T land within 1 % of Table A; with full 1x1
 convolutions (``groups="full"``) ExDA-B would be 26 M instead of 22.4 M.
-See ``exda_lite.configs`` for the measured numbers.
+See ``exda_lite.nn.configs`` for the measured numbers.
 """
 
 from __future__ import annotations

@@ -24,9 +24,9 @@ import torch
 from scipy import stats
 from torch import nn
 
-from .block import TokenOptions, ValueOptions
+from ..nn.block import TokenOptions, ValueOptions
 from .explore import TinyRestorer
-from .model import ExDA, build_model
+from ..nn.model import ExDA, build_model
 
 # variant -> (nonlinear value, GST). The order is Fig. 5's: b, b + NV, b + GST, c + d.
 FIG5_VARIANTS: dict[str, tuple[bool, bool]] = {

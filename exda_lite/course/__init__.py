@@ -1,0 +1,11 @@
+"""Course scaffolding: what the notebooks use besides the network, the data and the training code.
+
+* ``notebook``    parameters, smoke mode, results files, environment report
+* ``exercises``   auto-checked exercises with diagnosed known mistakes
+* ``explore``     the interactive explorers and the tiny restorer of the ablations
+* ``toy``         the matched linear / nonlinear-value toy models (notebooks 01-02)
+* ``span``        measuring the span limitation (Eq. 6-10)
+* ``awareness``   degradation awareness (Sec. 4, Fig. 7-8): embeddings, NMI/ARI, spectra
+* ``foundation``  an optional pretrained feature extractor from the local torch hub cache (notebook 08)
+* ``ablation``    the Fig. 5 variants over seeds, statistics, overhead ratios (notebook 09)
+"""

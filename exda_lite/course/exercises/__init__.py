@@ -1,0 +1,13 @@
+"""Auto-checked exercises: ``check(name, student_function)`` and the catalogue ``EXERCISES``.
+
+* ``checker``      ``Exercise`` and ``check``: run, compare, diagnose known mistakes
+* ``model_nbs``    notebooks 01-06: span, pipeline, PSNR, Eq. 1, heads, MDTA, GST, U-Net shapes
+* ``training_nbs`` notebooks 07-09: Fourier loss, schedule, tile blending, Welch's t, band energy
+"""
+
+from . import model_nbs, training_nbs
+from .checker import Exercise, check, diagnose, same
+
+EXERCISES: dict[str, Exercise] = {**model_nbs.EXERCISES, **training_nbs.EXERCISES}
+
+__all__ = ["EXERCISES", "Exercise", "check", "diagnose", "same"]

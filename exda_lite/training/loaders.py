@@ -1,0 +1,50 @@
+"""The data a training run reads: the setting's datasets and a sampler that can resume mid-epoch."""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+from torch.utils.data import Dataset, Sampler
+
+from .config import TrainConfig
+
+
+def build_datasets(config: TrainConfig) -> tuple[Dataset, Dataset | None]:
+    """The training set of ``config.setting`` and a small validation set (demo settings only)."""
+    from ..data import datasets, demo_data
+
+    root = config.data_root or None
+    if config.setting in ("demo", "demo_medical"):
+        medical = config.setting == "demo_medical"
+        degradations = demo_data.MEDICAL_DEGRADATIONS if medical else demo_data.DEMO_DEGRADATIONS
+        train_set = demo_data.DemoAllInOne(degradations, patch_size=config.patch_size,
+                                           samples_per_degradation=config.samples_per_degradation,
+                                           seed=config.seed, channels=config.channels)
+        val_set = demo_data.DemoAllInOneTest(degradations, crop=config.val_crop or None, channels=config.channels)
+        return train_set, val_set
+    common = {"patch_size": config.patch_size, "seed": config.seed}
+    if config.setting in ("3deg", "5deg"):
+        return datasets.AllInOneTrain(root, setting=config.setting, **common), None
+    if config.setting == "cdd11":
+        return datasets.CDD11(root, split="train", **common), None
+    if config.setting == "allweather":
+        return datasets.AllWeather(root, split="train", **common), None
+    if config.setting == "weatherbench":
+        return datasets.WeatherBench(root, split="train", **common), None
+    return datasets.MedicalAMIR(root, split="train", **common), None
+
+
+class SkipSampler(Sampler):
+    """Yield the indices of ``sampler`` after dropping the first ``skip`` (resuming inside an epoch)."""
+
+    def __init__(self, sampler: Sampler, skip: int = 0):
+        self.sampler, self.skip = sampler, skip
+
+    def __iter__(self) -> Iterator[int]:
+        iterator = iter(self.sampler)
+        for _ in range(self.skip):
+            next(iterator, None)
+        return iterator
+
+    def __len__(self) -> int:
+        return max(0, len(self.sampler) - self.skip)

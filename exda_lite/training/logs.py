@@ -1,0 +1,124 @@
+"""Logging a run: CSV files (always), TensorBoard (when installed), peak memory."""
+
+from __future__ import annotations
+
+import csv
+import json
+import resource
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from .config import TrainConfig
+
+
+class CSVLog:
+    """Append rows to a CSV file (flushed each row); ``truncate_after`` drops rows past a resumed step."""
+
+    def __init__(self, path: Path, columns: list[str], fresh: bool):
+        self.path, self.columns = Path(path), columns
+        self.rows: list[dict] = []
+        if not fresh and self.path.exists():
+            with open(self.path, newline="") as f:
+                self.rows = [{k: float(v) if v not in ("", None) else float("nan") for k, v in row.items()}
+                             for row in csv.DictReader(f)]
+
+    def truncate_after(self, step: int) -> None:
+        self.rows = [row for row in self.rows if row["step"] <= step]
+        self.rewrite()
+
+    def rewrite(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.path, "w", newline="") as f:
+            writer = csv.DictWriter(f, self.columns, extrasaction="ignore")
+            writer.writeheader()
+            writer.writerows(self.rows)
+
+    def append(self, row: dict) -> None:
+        self.rows.append(row)
+        new = not self.path.exists()
+        with open(self.path, "a", newline="") as f:
+            writer = csv.DictWriter(f, self.columns, extrasaction="ignore")
+            if new:
+                writer.writeheader()
+            writer.writerow(row)
+
+
+TRAIN_COLUMNS = ["step", "epoch", "lr", "loss", "l1", "fourier", "grad_norm", "images_per_s", "seconds",
+                 "peak_mem_gb"]
+VAL_COLUMNS = ["step", "epoch", "val_psnr", "val_psnr_input"]
+
+
+def make_tensorboard(config: TrainConfig, out_dir: Path):
+    if not config.tensorboard:
+        return None
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except Exception:  # noqa: BLE001 - TensorBoard is optional: the CSV logs have everything
+        return None
+    return SummaryWriter(str(out_dir / "tb"))
+
+
+def peak_memory_gb(device: torch.device) -> float:
+    """Peak memory so far: CUDA allocator peak on a GPU, else the process's peak resident set size."""
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**30
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # Linux reports KiB
+
+
+@dataclass
+class RunLogs:
+    """The logs of one run: train_log.csv (means over ``log_every`` steps), val_log.csv, TensorBoard."""
+
+    train: CSVLog
+    val: CSVLog
+    log_every: int
+    writer: object = None  # a TensorBoard SummaryWriter, or None
+    main: bool = True  # only rank 0 writes
+    window: list = field(default_factory=list)  # per-step [total, l1, fourier, grad_norm] since the last row
+    window_start: float = field(default_factory=time.time)
+    images: int = 0
+
+    @classmethod
+    def open(cls, config: TrainConfig, out_dir: Path, fresh: bool, main: bool, step: int) -> "RunLogs":
+        """Open the logs; a resumed run keeps its rows up to ``step`` (later ones are replayed)."""
+        logs = cls(CSVLog(out_dir / "train_log.csv", TRAIN_COLUMNS, fresh=fresh),
+                   CSVLog(out_dir / "val_log.csv", VAL_COLUMNS, fresh=fresh), config.log_every, main=main)
+        if main:
+            out_dir.mkdir(parents=True, exist_ok=True)
+            (out_dir / "config.json").write_text(json.dumps(config.to_dict(), indent=2))
+            logs.train.truncate_after(step)
+            logs.val.truncate_after(step)
+            logs.writer = make_tensorboard(config, out_dir)
+        return logs
+
+    def step(self, step: int, epoch: float, lr: float, values: torch.Tensor, batch_size: int, total_steps: int,
+             start_time: float, peak_mem_gb: float) -> dict | None:
+        """Add one optimizer step; every ``log_every`` steps (and at the end) write and return a row."""
+        self.images += batch_size
+        self.window.append(values)
+        if step % self.log_every and step != total_steps:
+            return None
+        means = torch.stack(self.window).mean(0).tolist()
+        elapsed = time.time() - self.window_start
+        row = {"step": step, "epoch": epoch, "lr": lr, "loss": means[0], "l1": means[1], "fourier": means[2],
+               "grad_norm": means[3], "images_per_s": self.images / max(elapsed, 1e-9),
+               "seconds": time.time() - start_time, "peak_mem_gb": peak_mem_gb}
+        if self.main:
+            self.train.append(row)
+            if self.writer:
+                for key in ("loss", "l1", "fourier", "lr", "grad_norm", "images_per_s"):
+                    self.writer.add_scalar(f"train/{key}", row[key], step)
+        self.window, self.window_start, self.images = [], time.time(), 0
+        return row
+
+    def validation(self, step: int, epoch: int, restored: float, degraded: float) -> None:
+        self.val.append({"step": step, "epoch": epoch, "val_psnr": restored, "val_psnr_input": degraded})
+        if self.writer:
+            self.writer.add_scalar("val/psnr", restored, step)
+
+    def close(self) -> None:
+        if self.writer:
+            self.writer.close()

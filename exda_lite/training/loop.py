@@ -1,0 +1,324 @@
+"""The training loop: one function, ``train(config)``, for one CPU, one GPU, or many GPUs under torchrun.
+
+Read it top-down as the recipe of App. A.2: build the model, the data, the objective (L1 +
+0.1 * Fourier), Adam and the cosine schedule (:func:`build_run`); then, for every batch,
+forward -> loss -> backward -> Adam step -> schedule step (:func:`train_step`), epoch after
+epoch (:func:`run_epoch`), with a checkpoint and a held-out score at the end of each epoch.
+What the recipe does not decide lives beside it: ``config`` (the fields), ``checkpoints``
+(saving and resuming), ``distributed`` (torchrun), ``logs`` (CSV and TensorBoard).
+
+Usage::
+
+    from exda_lite.training import TrainConfig, train
+    result = train(TrainConfig(setting="demo", model="exda_nano", epochs=2, batch_size=8, patch_size=64))
+    result.model, result.history, result.weights      # trained network, CSV rows, model.safetensors
+
+Several GPUs: the same code under ``torchrun --nproc_per_node 4 -m exda_lite train ...``. The
+loop reads RANK / WORLD_SIZE from the environment, wraps the model in DistributedDataParallel
+and splits the data with a DistributedSampler; ``batch_size`` stays the *global* batch.
+
+Files in ``out_dir``: ``last.pt``, ``model.safetensors`` (see ``checkpoints``),
+``train_log.csv`` / ``val_log.csv``, ``config.json`` and, if TensorBoard is installed, ``tb/``.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader, Dataset, DistributedSampler
+from tqdm.auto import tqdm
+
+from ..nn.model import build_model
+from ..utils import count_parameters, seed_everything
+from .checkpoints import resume_or_initialise, save_training_state
+from .config import TrainConfig
+from .distributed import DistContext, setup_distributed
+from .loaders import SkipSampler, build_datasets
+from .logs import RunLogs, peak_memory_gb
+from .losses import RestorationLoss
+from .metrics import psnr
+from .schedule import make_optimizer, make_scheduler
+
+
+class NonFiniteLossError(FloatingPointError):
+    """The loss or the gradient became NaN/inf: training stops instead of writing garbage."""
+
+
+@dataclass
+class TrainResult:
+    """What :func:`train` returns."""
+
+    model: nn.Module  # the trained network (unwrapped from DDP), in eval mode
+    config: TrainConfig
+    history: list[dict]  # rows of train_log.csv
+    val_history: list[dict]  # rows of val_log.csv
+    checkpoint: Path  # last.pt
+    weights: Path  # model.safetensors
+    global_step: int
+    total_steps: int
+    seconds: float  # wall time of this call
+    resumed_from_step: int = 0
+
+
+@dataclass
+class Run:
+    """Everything one training run holds while it trains (built by :func:`build_run`)."""
+
+    config: TrainConfig
+    ctx: DistContext
+    model: nn.Module  # the network itself
+    ddp_model: nn.Module  # what the forward pass calls: the model, or its DDP wrapper
+    train_set: Dataset
+    val_set: Dataset | None
+    sampler: DistributedSampler
+    per_rank_batch: int
+    steps_per_epoch: int
+    total_steps: int
+    epochs: int
+    loss_fn: nn.Module
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LRScheduler
+    scaler: torch.amp.GradScaler
+    out_dir: Path
+    start_time: float
+    logs: RunLogs | None = None
+    global_step: int = 0
+    start_epoch: int = 0  # where a resumed run picks up
+    start_batch: int = 0
+    resumed_from: int = 0
+    say: Callable = field(default=print)  # print on rank 0, silent elsewhere
+
+    @property
+    def device(self) -> torch.device:
+        return self.ctx.device
+
+
+def autocast_context(device: torch.device, precision: str):
+    """``torch.autocast`` for bf16/fp16 (a no-op context for fp32)."""
+    if precision == "fp32":
+        return torch.autocast(device.type, enabled=False)
+    return torch.autocast(device.type, dtype=torch.bfloat16 if precision == "bf16" else torch.float16)
+
+
+def check_precision(precision: str, device: torch.device) -> None:
+    """A clear error for a precision this device cannot train in."""
+    if precision == "fp16" and device.type != "cuda":
+        raise ValueError("precision='fp16' needs a CUDA GPU (GradScaler); on this device use 'bf16' or 'fp32'")
+    if precision == "bf16" and device.type == "cuda" and not torch.cuda.is_bf16_supported():
+        raise ValueError("this GPU does not support bf16; use precision='fp16' (with GradScaler) or 'fp32'")
+    if precision != "fp32" and device.type == "mps":
+        raise ValueError("mixed precision is not supported here on MPS; use precision='fp32'")
+
+
+@torch.no_grad()
+def validation_psnr(model: nn.Module, dataset: Dataset, device: torch.device, precision: str) -> tuple[float, float]:
+    """Mean PSNR (dB) of the model's output and of the degraded input over ``dataset``."""
+    was_training = model.training
+    model.eval()
+    restored_psnrs, input_psnrs = [], []
+    for index in range(len(dataset)):
+        degraded, clean, _ = dataset[index]
+        degraded, clean = degraded[None].to(device), clean[None].to(device)
+        with autocast_context(device, precision):
+            restored = model(degraded)
+        restored_psnrs.append(psnr(restored.float(), clean).item())
+        input_psnrs.append(psnr(degraded, clean).item())
+    model.train(was_training)
+    return float(np.mean(restored_psnrs)), float(np.mean(input_psnrs))
+
+
+def train(config: TrainConfig, model: nn.Module | None = None, train_set: Dataset | None = None,
+          val_set: Dataset | None = None, callbacks: list[Callable[[dict], None]] = ()) -> TrainResult:
+    """Train with ``config``; resume from a checkpoint if ``config.resume`` says so.
+
+    Args:
+        config: the run (see :class:`TrainConfig`).
+        model: a network to train instead of ``build_model(config.model, **config.model_overrides)``.
+        train_set, val_set: datasets instead of those of ``config.setting`` (items ``(degraded, clean, label)``).
+        callbacks: functions called after every optimizer step with ``{"step", "epoch", "loss", "lr"}``;
+            an exception raised there stops training (the tests use this to simulate a crash).
+
+    Raises:
+        NonFiniteLossError: the loss or the gradient norm became NaN/inf (the message says when and what to try).
+        CheckpointMismatchError: ``config.resume`` points to a checkpoint of another model or data setup.
+    """
+    start_time = time.time()
+    ctx = setup_distributed(config.device)
+    try:
+        run = build_run(config, ctx, model, train_set, val_set, start_time)
+        resuming = resume_or_initialise(run)
+        if ctx.world_size > 1:
+            run.ddp_model = DistributedDataParallel(
+                run.model, device_ids=[ctx.local_rank] if run.device.type == "cuda" else None)
+        run.logs = RunLogs.open(config, run.out_dir, fresh=not resuming, main=ctx.main, step=run.global_step)
+        announce(run)
+        fit(run, callbacks)
+        run.logs.close()
+        run.model.eval()
+        return TrainResult(model=run.model, config=config, history=run.logs.train.rows,
+                           val_history=run.logs.val.rows, checkpoint=run.out_dir / "last.pt",
+                           weights=run.out_dir / "model.safetensors", global_step=run.global_step,
+                           total_steps=run.total_steps, seconds=time.time() - start_time,
+                           resumed_from_step=run.resumed_from)
+    finally:
+        if ctx.owns_group and dist.is_initialized():
+            dist.destroy_process_group()
+
+
+def build_run(config: TrainConfig, ctx: DistContext, model: nn.Module | None, train_set: Dataset | None,
+              val_set: Dataset | None, start_time: float) -> Run:
+    """Model, data, objective (Eq. 4-5), Adam and the cosine schedule, seeded by ``config.seed``."""
+    device = ctx.device
+    check_precision(config.precision, device)
+    seed_everything(config.seed, deterministic=config.deterministic)
+    if device.type == "cuda" and not config.deterministic:
+        torch.backends.cudnn.benchmark = True
+    if model is None:
+        overrides = {"in_channels": config.channels, "out_channels": config.channels, **config.model_overrides}
+        model = build_model(config.model, **overrides)
+    model = model.to(device)
+    if train_set is None:
+        train_set, default_val = build_datasets(config)
+        val_set = val_set if val_set is not None else default_val
+    if config.batch_size % ctx.world_size:
+        raise ValueError(f"batch_size {config.batch_size} is the global batch: it must be divisible by the "
+                         f"{ctx.world_size} processes")
+    per_rank_batch = config.batch_size // ctx.world_size
+    sampler = DistributedSampler(train_set, num_replicas=ctx.world_size, rank=ctx.rank, shuffle=True,
+                                 seed=config.seed, drop_last=True)
+    steps_per_epoch = len(sampler) // per_rank_batch
+    if steps_per_epoch == 0:
+        raise ValueError(f"the training set has {len(train_set)} items, fewer than one batch of {config.batch_size}")
+    total_steps = config.max_steps or config.epochs * steps_per_epoch
+    loss_fn = RestorationLoss(fourier_weight=config.fourier_weight)
+    optimizer = make_optimizer(model, config)
+    scheduler = make_scheduler(optimizer, config, total_steps)
+    scaler = torch.amp.GradScaler(device.type, enabled=config.precision == "fp16")
+    return Run(config=config, ctx=ctx, model=model, ddp_model=model, train_set=train_set, val_set=val_set,
+               sampler=sampler, per_rank_batch=per_rank_batch, steps_per_epoch=steps_per_epoch,
+               total_steps=total_steps, epochs=math.ceil(total_steps / steps_per_epoch), loss_fn=loss_fn,
+               optimizer=optimizer, scheduler=scheduler, scaler=scaler, out_dir=Path(config.out_dir),
+               start_time=start_time, say=print if ctx.main else (lambda *a, **k: None))
+
+
+def announce(run: Run) -> None:
+    """Say what is about to be trained, and every departure from the paper's recipe."""
+    config, say = run.config, run.say
+    if config.fourier_weight == 0:
+        say("note: fourier_weight=0 -- the Fourier term of Eq. 4 is OFF (L1 only)")
+    for difference in config.recipe_differences():
+        say(f"recipe: {difference}")
+    say(f"training {config.model} ({count_parameters(run.model):,} parameters) on {config.setting}: "
+        f"{len(run.train_set)} samples, {run.steps_per_epoch} steps/epoch x {run.epochs} epochs = "
+        f"{run.total_steps} steps, batch {config.batch_size} ({run.ctx.world_size} process(es)), "
+        f"patch {config.patch_size}, device {run.device}, {config.precision}")
+
+
+def fit(run: Run, callbacks=()) -> None:
+    """Epoch after epoch until ``total_steps``; a checkpoint and a held-out score after each epoch."""
+    config = run.config
+    if run.global_step == 0 and config.val_every:
+        validate(run, 0)  # the starting point: the untrained network on the held-out images
+    if run.start_batch >= run.steps_per_epoch:
+        run.start_epoch, run.start_batch = run.start_epoch + 1, 0
+    run.ddp_model.train()
+    for epoch in range(run.start_epoch, run.epochs):
+        if run.global_step >= run.total_steps:
+            break
+        position = run_epoch(run, epoch, callbacks)
+        if position >= run.steps_per_epoch:
+            save_training_state(run, epoch + 1, 0)
+            if config.val_every and ((epoch + 1) % config.val_every == 0 or run.global_step >= run.total_steps):
+                validate(run, epoch + 1)
+        else:  # stopped inside the epoch (max_steps)
+            save_training_state(run, epoch, position)
+            validate(run, epoch + 1)
+        run.ctx.barrier()
+
+
+def epoch_loader(run: Run, epoch: int, skip: int) -> DataLoader:
+    """This epoch's batches (new shuffle, new random patches), skipping ``skip`` batches already trained."""
+    run.sampler.set_epoch(epoch)
+    if hasattr(run.train_set, "set_epoch"):
+        run.train_set.set_epoch(epoch)  # new random patches every epoch
+    return DataLoader(run.train_set, batch_size=run.per_rank_batch,
+                      sampler=SkipSampler(run.sampler, skip * run.per_rank_batch),
+                      num_workers=run.config.num_workers, drop_last=True, pin_memory=run.device.type == "cuda")
+
+
+def run_epoch(run: Run, epoch: int, callbacks=()) -> int:
+    """Train one epoch (or its rest, after a resume); return the number of its batches done."""
+    config = run.config
+    skip = run.start_batch if epoch == run.start_epoch else 0
+    bar = tqdm(total=run.steps_per_epoch, initial=skip, desc=f"epoch {epoch + 1}/{run.epochs}",
+               disable=not (config.progress and run.ctx.main), leave=False)
+    position = skip  # batches of this epoch done
+    for batch_index, (degraded, clean, _) in enumerate(epoch_loader(run, epoch, skip), start=skip):
+        if run.global_step >= run.total_steps:
+            break
+        lr = run.optimizer.param_groups[0]["lr"]
+        values = train_step(run, degraded.to(run.device, non_blocking=True),
+                            clean.to(run.device, non_blocking=True), epoch)
+        run.global_step += 1
+        position = batch_index + 1
+        bar.update(1)
+        row = run.logs.step(run.global_step, epoch + position / run.steps_per_epoch, lr, values,
+                            config.batch_size, run.total_steps, run.start_time, peak_memory_gb(run.device))
+        if row:
+            bar.set_postfix(loss=f"{row['loss']:.4f}", lr=f"{lr:.2e}")
+        for callback in callbacks:
+            callback({"step": run.global_step, "epoch": epoch, "loss": values[0].item(), "lr": lr})
+        if config.checkpoint_every and run.global_step % config.checkpoint_every == 0:
+            save_training_state(run, epoch, position)
+    bar.close()
+    return position
+
+
+def train_step(run: Run, degraded: torch.Tensor, clean: torch.Tensor, epoch: int) -> torch.Tensor:
+    """forward -> L1 + 0.1 * Fourier -> backward -> (clip) -> Adam -> schedule.
+
+    Returns the (rank-averaged) ``[total, l1, fourier, grad_norm]`` of this step.
+    """
+    config, device, step = run.config, run.device, run.global_step + 1
+    with autocast_context(device, config.precision):
+        restored = run.ddp_model(degraded)
+    parts = run.loss_fn(restored.float(), clean)  # the loss in fp32, whatever the autocast dtype
+    values = run.ctx.mean(torch.stack([parts["total"].detach(), parts["l1"].detach(),
+                                       parts.get("fourier", torch.zeros((), device=device)).detach()]))
+    lr = run.optimizer.param_groups[0]["lr"]
+    if not torch.isfinite(values).all():
+        raise NonFiniteLossError(
+            f"non-finite loss at step {step} (epoch {epoch + 1}): total={values[0].item()}, "
+            f"l1={values[1].item()}, fourier={values[2].item()}, lr={lr:.3g}, precision={config.precision}. "
+            "Training stopped; the last good checkpoint is untouched. Try a lower lr, grad_clip=1.0, "
+            "warmup_steps, or bf16/fp32 instead of fp16; check the data for NaN/inf pixels.")
+    run.optimizer.zero_grad(set_to_none=True)
+    run.scaler.scale(parts["total"]).backward()
+    run.scaler.unscale_(run.optimizer)
+    grad_norm = torch.nn.utils.clip_grad_norm_(run.model.parameters(), config.grad_clip or float("inf"))
+    if config.precision != "fp16" and not torch.isfinite(grad_norm):
+        raise NonFiniteLossError(
+            f"non-finite gradient norm at step {step} (epoch {epoch + 1}) with a finite loss "
+            f"{values[0].item():.4g}; lr={lr:.3g}. Try a lower lr or grad_clip=1.0.")
+    run.scaler.step(run.optimizer)  # fp16: skipped when the scaled gradients overflowed
+    run.scaler.update()
+    run.scheduler.step()
+    return torch.cat([values, grad_norm.detach().float().reshape(1).to(device)])
+
+
+def validate(run: Run, epoch: int) -> None:
+    """Held-out PSNR of the model and of the degraded input, logged to val_log.csv (rank 0 only)."""
+    if run.val_set is None or not run.ctx.main:
+        return
+    restored, degraded = validation_psnr(run.model, run.val_set, run.device, run.config.precision)
+    run.logs.validation(run.global_step, epoch, restored, degraded)
+    run.say(f"epoch {epoch}: held-out PSNR {restored:.2f} dB (degraded input {degraded:.2f} dB)")
