@@ -18,13 +18,13 @@ from .checkpoints import (CHECKPOINT_FORMAT, CheckpointMismatchError, load_check
                           load_state_checked, read_weights, save_weights)
 from .config import PAPER_RECIPE, PRECISIONS, SETTINGS, TrainConfig, config_from_dict
 from .loaders import build_datasets
-from .loop import NonFiniteLossError, TrainResult, train
+from .loop import NonFiniteLossError, TrainResult, check_precision, train
 from .losses import RestorationLoss, fourier_loss
 from .metrics import evaluate_pair, psnr
 from .schedule import lr_factor
 from .tiling import tiled_forward
 
 __all__ = ["CHECKPOINT_FORMAT", "CheckpointMismatchError", "NonFiniteLossError", "PAPER_RECIPE", "PRECISIONS",
-           "RestorationLoss", "SETTINGS", "TrainConfig", "TrainResult", "build_datasets", "config_from_dict", "evaluate_pair",
+           "RestorationLoss", "SETTINGS", "TrainConfig", "TrainResult", "build_datasets", "check_precision", "config_from_dict", "evaluate_pair",
            "fourier_loss", "load_checkpoint", "load_model", "load_state_checked", "lr_factor", "psnr",
            "read_weights", "save_weights", "tiled_forward", "train"]
