@@ -5,9 +5,11 @@ Both models of a comparison are *the same network* built from the canonical
 
 * ``"nonlinear"``: V' = V + g(V), g = Conv1x1 -> DWConv3x3 -> **GELU** -> Conv1x1 (Eq. 1)
 * ``"linear"``:    V' = V + g(V), g = Conv1x1 -> DWConv3x3 -> **identity** -> Conv1x1
+* ``"post"``:      the same g with GELU applied *after* aggregation: Y + g(Y), Y = A V
 
 so parameter count and compute are identical, and the linear model's attention output
-stays a linear function of its input given the attention map (Eq. 7).
+stays a linear function of its input given the attention map (Eq. 7). ``"post"`` tests
+the paper's claim that a post-aggregation nonlinearity "cannot escape" the limitation.
 
 By default the blocks are attention-only (``ffn=False``): the experiment isolates the
 attention operator, which is what Sec. 3.1's argument is about. With ``ffn=True`` every
@@ -18,6 +20,8 @@ elsewhere; expect the gap to shrink (an exercise in notebook 01).
 from __future__ import annotations
 
 import math
+import os
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -27,7 +31,9 @@ from tqdm.auto import tqdm
 from ..nn.block import ExDABlock, ValueOptions
 from ..training.metrics import psnr
 
-VALUE_KINDS = {"nonlinear": "gelu", "linear": "identity"}
+VALUE_KINDS = {"nonlinear": ValueOptions(form="residual", act="gelu"),
+               "linear": ValueOptions(form="residual", act="identity"),
+               "post": ValueOptions(form="residual", act="gelu", position="post")}
 
 
 class ToyAttentionNet(nn.Module):
@@ -42,7 +48,7 @@ class ToyAttentionNet(nn.Module):
         if values not in VALUE_KINDS:
             raise ValueError(f"values must be one of {sorted(VALUE_KINDS)}, got {values!r}")
         self.values = values
-        value = ValueOptions(form="residual", act=VALUE_KINDS[values])
+        value = VALUE_KINDS[values]
         self.embed = nn.Conv2d(in_channels, channels, 3, padding=1)
         self.blocks = nn.Sequential(*[ExDABlock(channels, heads, bias=True, value=value, ffn=ffn)
                                       for _ in range(blocks)])
@@ -84,18 +90,27 @@ def evaluate_toy(model: nn.Module, degraded: torch.Tensor, clean: torch.Tensor,
 
 def train_toy(model: nn.Module, task: dict[str, torch.Tensor], steps: int = 800, batch_size: int = 64,
               lr: float = 3e-3, eval_every: int = 50, seed: int = 0, device="cpu",
-              progress: bool = True, desc: str = "") -> list[dict]:
+              progress: bool = True, desc: str = "", state_path=None, save_every: int = 500) -> list[dict]:
     """Train on ``task['train_degraded'] -> task['train_clean']`` with MSE and Adam + cosine decay.
 
-    Evaluates on the test split every ``eval_every`` steps and at the end.
+    Evaluates on the test split every ``eval_every`` steps and at the end. With ``state_path``
+    the full state (weights, Adam, batch RNG, history) is saved every ``save_every`` steps and a
+    killed run continues from it exactly (the reference experiments rely on this).
     Returns the history: a list of ``{"step", "train_loss", "test_mse", "test_psnr"}``.
     """
     generator = torch.Generator().manual_seed(seed)
     model.to(device).train()
     optimiser = torch.optim.Adam(model.parameters(), lr=lr)
     n = len(task["train_clean"])
-    history, running = [], []
-    for step in tqdm(range(1, steps + 1), desc=desc or "training", disable=not progress, leave=False):
+    history, running, start = [], [], 1
+    if state_path is not None and Path(state_path).is_file():
+        state = torch.load(state_path, map_location="cpu", weights_only=True)
+        model.load_state_dict(state["model"])
+        optimiser.load_state_dict(state["optimiser"])
+        generator.set_state(state["generator"])
+        history, running, start = state["history"], state["running"], state["step"] + 1
+    for step in tqdm(range(start, steps + 1), desc=desc or "training", disable=not progress, leave=False,
+                     initial=start - 1, total=steps):
         for group in optimiser.param_groups:
             group["lr"] = cosine_lr(step - 1, steps, lr, warmup=min(50, steps // 10))
         idx = torch.randint(0, n, (batch_size,), generator=generator)
@@ -110,4 +125,17 @@ def train_toy(model: nn.Module, task: dict[str, torch.Tensor], steps: int = 800,
             history.append({"step": step, "train_loss": sum(running) / len(running),
                             "test_mse": metrics["mse"], "test_psnr": metrics["psnr"]})
             running = []
+        if state_path is not None and (step % save_every == 0 and step < steps):
+            save_state(state_path, {"model": model.state_dict(), "optimiser": optimiser.state_dict(),
+                                    "generator": generator.get_state(), "history": history,
+                                    "running": running, "step": step})
     return history
+
+
+def save_state(path, state: dict) -> None:
+    """``torch.save`` through a temporary file and a rename (a kill never leaves half a file)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)

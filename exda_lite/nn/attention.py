@@ -43,6 +43,7 @@ from .gst import GlobalSpatialTokens
 from .nonlinear_value import NonlinearValue
 
 TOKEN_TO_CHANNEL = ("mean", "linear")
+VALUE_POSITIONS = ("pre", "post")
 
 
 def split_heads(x: torch.Tensor, heads: int) -> torch.Tensor:
@@ -87,14 +88,21 @@ class ExDAAttention(nn.Module):
         gst: a :class:`GlobalSpatialTokens` (or None).
         token_to_channel: ``"mean"`` or ``"linear"``, how Eq. 3 maps K token rows to C/h channels.
         alpha_init: initial value of the GST re-injection scale alpha (paper: 0.1).
+        value_position: ``"pre"`` (the paper, Eq. 1): ``A @ (V + g(V))``; ``"post"``: the same
+            ``value_path`` applied *after* aggregation, ``Y + g(Y)`` with ``Y = A @ V`` -- a
+            post-aggregation nonlinearity with exactly the parameters of the pre version (the
+            control of notebook 01's pre- vs post-aggregation experiment).
 
     Shapes: (B, C, H, W) -> (B, C, H, W).
     """
 
     def __init__(self, dim: int, heads: int, bias: bool = False,
                  value_path: NonlinearValue | None = None, gst: GlobalSpatialTokens | None = None,
-                 token_to_channel: str = "mean", alpha_init: float = 0.1):
+                 token_to_channel: str = "mean", alpha_init: float = 0.1, value_position: str = "pre"):
         super().__init__()
+        if value_position not in VALUE_POSITIONS:
+            raise ValueError(f"value_position must be one of {VALUE_POSITIONS}, got {value_position!r}")
+        self.value_position = value_position
         if dim % heads:
             raise ValueError(f"dim={dim} is not divisible by heads={heads}")
         if token_to_channel not in TOKEN_TO_CHANNEL:
@@ -122,7 +130,7 @@ class ExDAAttention(nn.Module):
     def forward(self, x: torch.Tensor, return_attention: bool = False):
         b, c, h, w = x.shape
         q, k, v = self.qkv_dwconv(self.qkv(x)).chunk(3, dim=1)  # 3 x (B, C, H, W)
-        if self.value_path is not None:
+        if self.value_path is not None and self.value_position == "pre":
             v = self.value_path(v)  # Eq. 1: V' = V + g(V), before aggregation
         q, k, v = (split_heads(t, self.heads) for t in (q, k, v))  # (B, h, C/h, H*W)
         c_head = c // self.heads
@@ -132,5 +140,8 @@ class ExDAAttention(nn.Module):
         out, attn = channel_attention(q, k, v, self.temperature)
         if self.gst is not None:  # Eq. 3: channel rows + alpha * (token rows mapped to channels)
             out = out[:, :, :c_head] + self.alpha * self.tokens_to_channels(out[:, :, c_head:], c_head)
-        out = self.project_out(merge_heads(out, h, w))
+        out = merge_heads(out, h, w)
+        if self.value_path is not None and self.value_position == "post":
+            out = self.value_path(out)  # the control: the same g after aggregation
+        out = self.project_out(out)
         return (out, attn) if return_attention else out

@@ -30,6 +30,7 @@ class ValueOptions:
     act: str = "gelu"
     learnable: bool = True
     groups: str = "head"
+    position: str = "pre"  # "post": the same g after aggregation (a control, not the paper)
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,8 @@ class ExDABlock(nn.Module):
         self.attn = ExDAAttention(
             dim, heads, bias=bias, value_path=value_path, gst=gst,
             token_to_channel=tokens.token_to_channel if tokens else "mean",
-            alpha_init=tokens.alpha_init if tokens else 0.1)
+            alpha_init=tokens.alpha_init if tokens else 0.1,
+            value_position=value.position if value else "pre")
         self.norm2 = LayerNorm2d(dim, layernorm) if ffn else None
         self.ffn = GDFN(dim, ffn_factor, bias) if ffn else None
 

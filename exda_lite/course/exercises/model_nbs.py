@@ -28,6 +28,29 @@ def span_projection(rows, basis):
     return (basis.T @ coef).T
 
 
+class RandomMap:
+    """A fixed random map x -> W2 act(W1 x) on (B, C, H, W) tensors: linear when ``act`` is the identity."""
+
+    def __init__(self, seed: int, linear: bool):
+        g = torch.Generator().manual_seed(seed)
+        self.w1 = torch.randn(6, 4, generator=g, dtype=torch.float64)
+        self.w2 = torch.randn(4, 6, generator=g, dtype=torch.float64)
+        self.act = (lambda z: z) if linear else F.gelu
+
+    def __call__(self, x):
+        return torch.einsum("oc,bchw->bohw", self.w2, self.act(torch.einsum("co,bohw->bchw", self.w1, x)))
+
+
+def superposition_inputs(seed: int):
+    g = torch.Generator().manual_seed(100 + seed)
+    x1, x2 = (torch.randn(2, 4, 5, 5, generator=g, dtype=torch.float64) for _ in range(2))
+    return RandomMap(seed, linear=seed % 2 == 1), x1, x2  # odd seeds: a linear map (answer ~1e-16)
+
+
+def superposition_reference(f, x1, x2):
+    return span_module.superposition_residual(f, x1, x2)
+
+
 def pipeline_inputs(seed: int):
     rng = np.random.default_rng(seed)
     x = 0.05 + 0.9 * rng.random(32)
@@ -181,6 +204,20 @@ EXERCISES: dict[str, Exercise] = {
          ("you averaged per-row relative residuals; use one Frobenius norm over all rows.",
           lambda r, b: ((r - span_projection(r, b)).norm(dim=1) / r.norm(dim=1)).mean())],
         hint="Solve basis^T c = rows^T by least squares (torch.linalg.lstsq), project, compare norms."),
+    "superposition": Exercise(
+        "superposition residual (a linearity test)",
+        superposition_reference,
+        superposition_inputs,
+        [("you returned the absolute difference; divide by ||f(x1 + x2)|| to make it relative (and scale-free).",
+          lambda f, a, b: (f(a + b) - f(a) - f(b)).norm()),
+         ("you divided by ||x1 + x2||, the input; divide by the output ||f(x1 + x2)|| so the weights' scale cancels.",
+          lambda f, a, b: (f(a + b) - f(a) - f(b)).norm() / (a + b).norm()),
+         ("one term is missing: superposition compares f(x1 + x2) with f(x1) + f(x2) -- subtract both.",
+          lambda f, a, b: (f(a + b) - f(a)).norm() / f(a + b).norm()),
+         ("you compared f(x1) with f(x2); additivity compares f(x1 + x2) with f(x1) + f(x2).",
+          lambda f, a, b: (f(a) - f(b)).norm() / f(a + b).norm())],
+        hint="Evaluate f three times: on x1 + x2, on x1 and on x2; take the norm of the difference, relative to "
+             "the norm of f(x1 + x2)."),
     "sensor_pipeline": Exercise(
         "synthetic degradation pipeline",
         pipeline_reference,

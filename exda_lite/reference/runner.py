@@ -1,0 +1,167 @@
+"""Running the reference: one cached JSON per finished (arm, seed), resumable state, the convergence rule.
+
+Files under ``--out`` (default ``reference/`` at the repository root):
+
+* ``runs/<experiment>/<arm>-seed<k>.json``  a finished run: its curve, final metric, convergence check
+* ``<experiment>.json``                     the experiment: every run, paired CIs, command, commit, versions
+* ``.state/``                               training state of unfinished runs (not committed)
+
+A finished run is never recomputed; a killed run continues from its last saved state.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from .experiments import EXPERIMENTS, Experiment, final_metric, train_arm
+from .stats import paired_ci, verdict
+
+CONVERGENCE = {
+    "test_mse": ("relative", 0.01, "the held-out MSE moved by less than 1 % over the last 20 % of steps"),
+    "test_psnr": ("absolute", 0.05, "the held-out PSNR moved by less than 0.05 dB over the last 20 % of steps"),
+}
+
+
+def convergence(history: list[dict], metric: str) -> dict:
+    """Apply the convergence rule to a run's held-out curve."""
+    kind, tolerance, rule = CONVERGENCE[metric]
+    last_step = history[-1]["step"]
+    earlier = [h for h in history if h["step"] <= 0.8 * last_step]
+    before = earlier[-1][metric] if earlier else history[0][metric]
+    end = history[-1][metric]
+    change = abs(end - before) / abs(end) if kind == "relative" else abs(end - before)
+    return {"rule": rule, "change": float(change), "tolerance": tolerance, "converged": bool(change < tolerance)}
+
+
+def git_commit() -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10,
+                              cwd=Path(__file__).resolve().parent).stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def environment(device: str) -> dict:
+    import numpy
+
+    return {"python": platform.python_version(), "torch": torch.__version__, "numpy": numpy.__version__,
+            "device": device, "threads": torch.get_num_threads(), "machine": platform.machine(),
+            "cpu_count": os.cpu_count()}
+
+
+def run_file(out: Path, name: str, arm: str, seed: int) -> Path:
+    return out / "runs" / name / f"{arm}-seed{seed}.json"
+
+
+def write_json(path: Path, data: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=1) + "\n")
+    os.replace(tmp, path)
+
+
+def run_experiment(experiment: Experiment, seeds, device: str, out: Path, progress: bool = True) -> dict:
+    """Train every missing (arm, seed) of ``experiment``, then write ``<name>.json``; return it."""
+    task = None
+    for seed in seeds:
+        for arm in experiment.arms:
+            path = run_file(out, experiment.name, arm, seed)
+            if path.is_file():
+                continue  # finished runs are never recomputed
+            task = task if task is not None else experiment.make_task(experiment.settings)
+            start = time.time()
+            state = out / ".state" / experiment.name / f"{arm}-seed{seed}.pt"
+            history = train_arm(experiment, task, arm, seed, device, state, progress=progress)
+            write_json(path, {"experiment": experiment.name, "arm": arm, "seed": seed, "device": device,
+                              "steps": experiment.budget(device), "settings": experiment.settings,
+                              "final": final_metric(history, experiment.metric), "metric": experiment.metric,
+                              "convergence": convergence(history, experiment.metric), "seconds": time.time() - start,
+                              "commit": git_commit(), "curve": [{"step": h["step"], experiment.metric: h[experiment.metric]}
+                                                                for h in history]})
+            state.unlink(missing_ok=True)
+            print(f"{experiment.name}: {arm} seed {seed} done in {time.time() - start:.0f} s", flush=True)
+    return summarise(experiment, out, device)
+
+
+def summarise(experiment: Experiment, out: Path, device: str = "cpu") -> dict:
+    """Collect every finished run of ``experiment`` into ``<name>.json`` with paired CIs against the control."""
+    runs = {}
+    for path in sorted((out / "runs" / experiment.name).glob("*-seed*.json")):
+        data = json.loads(path.read_text())
+        runs.setdefault(data["arm"], {})[data["seed"]] = data
+    control = runs.get(experiment.control, {})
+    comparisons = {}
+    for arm, by_seed in runs.items():
+        if arm == experiment.control:
+            continue
+        seeds = sorted(set(by_seed) & set(control))
+        ci = paired_ci([by_seed[s]["final"] for s in seeds], [control[s]["final"] for s in seeds])
+        comparisons[f"{arm}_minus_{experiment.control}"] = {
+            **ci, "seeds": seeds, "expected_sign": experiment.expected,
+            "text": verdict(ci, experiment.expected, name=f"{arm} - {experiment.control} ({experiment.metric})")}
+    seconds = sum(r["seconds"] for by_seed in runs.values() for r in by_seed.values())
+    summary = {
+        "experiment": experiment.name, "description": experiment.description, "notebook": experiment.notebook,
+        "metric": experiment.metric, "control": experiment.control, "arms": list(experiment.arms),
+        "command": f"python -m exda_lite.reference run {experiment.name} --seeds "
+                   + " ".join(str(s) for s in sorted({s for r in runs.values() for s in r})),
+        "commit": git_commit(), "environment": environment(device), "train_seconds": round(seconds, 1),
+        "convergence_rule": CONVERGENCE[experiment.metric][2],
+        "runs": {arm: {str(s): {"final": r["final"], "converged": r["convergence"]["converged"],
+                                "change": r["convergence"]["change"], "steps": r["steps"], "curve": r["curve"]}
+                       for s, r in sorted(by_seed.items())} for arm, by_seed in runs.items()},
+        "comparisons": comparisons,
+    }
+    write_json(out / f"{experiment.name}.json", summary)
+    return summary
+
+
+def main(argv=None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m exda_lite.reference",
+                                     description="Run or list the converged reference experiments.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="train the missing runs of some experiments and summarise them")
+    run.add_argument("names", nargs="*", help=f"experiments (default: all of {', '.join(EXPERIMENTS)})")
+    run.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
+    run.add_argument("--device", default="cpu")
+    run.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    run.add_argument("--out", default=str(default_out()))
+    run.add_argument("--no-progress", action="store_true")
+    sub.add_parser("list", help="the experiments and what each compares")
+    args = parser.parse_args(argv)
+    if args.command == "list":
+        from .experiments import PLANNED
+
+        for name, e in EXPERIMENTS.items():
+            print(f"{name:16s} {e.description} [{', '.join(e.arms)}; {e.steps} steps on CPU]")
+        for name, text in PLANNED.items():
+            print(f"{name:16s} (planned) {text}")
+        return 0
+    unknown = [n for n in args.names if n not in EXPERIMENTS]
+    if unknown:
+        print(f"error: unknown experiment(s) {unknown}; choose from {list(EXPERIMENTS)}", file=sys.stderr)
+        return 2
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    for name in args.names or list(EXPERIMENTS):
+        summary = run_experiment(EXPERIMENTS[name], args.seeds, args.device, Path(args.out),
+                                 progress=not args.no_progress)
+        for comparison in summary["comparisons"].values():
+            print(comparison["text"])
+    return 0
+
+
+def default_out() -> Path:
+    from .show import reference_dir
+
+    return reference_dir()

@@ -1,0 +1,113 @@
+"""What a notebook shows: this run | the committed converged reference | the paper, side by side.
+
+``show(name, this_run)`` prints a three-column table and the paired verdict computed from the
+reference (never from the short live run), draws the reference curves beside the live numbers,
+and returns a dict for the notebook's results JSON. Without a committed reference it says so.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+
+from .paper import PAPER
+
+REFERENCE_ENV = "EXDA_REFERENCE_DIR"
+PAPER_KEYS = {
+    "span_synthetic": {"linear_minus_nonlinear": "span_synthetic.linear_over_nonlinear",
+                       "post_minus_nonlinear": "span_synthetic.post_over_nonlinear"},
+    "span_digits": {"nonlinear_minus_linear": "span_digits.nonlinear_minus_linear_db"},
+}
+
+
+def reference_dir() -> Path:
+    """``$EXDA_REFERENCE_DIR``, else ``reference/`` at the repository root (beside ``exda_lite/``)."""
+    return Path(os.environ.get(REFERENCE_ENV) or Path(__file__).resolve().parents[2] / "reference")
+
+
+def load_reference(name: str, folder=None) -> dict | None:
+    """The committed ``<name>.json``, or None when there is none."""
+    path = Path(folder or reference_dir()) / f"{name}.json"
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def arm_stats(reference: dict) -> dict:
+    """Mean and sd of the final metric per arm, and how many runs met the convergence rule."""
+    out = {}
+    for arm, by_seed in reference["runs"].items():
+        finals = [r["final"] for r in by_seed.values()]
+        out[arm] = {"mean": float(np.mean(finals)), "sd": float(np.std(finals, ddof=1)) if len(finals) > 1 else math.nan,
+                    "n": len(finals), "converged": sum(r["converged"] for r in by_seed.values()),
+                    "steps": max(r["steps"] for r in by_seed.values())}
+    return out
+
+
+def paper_text(name: str, comparison: str) -> str:
+    key = PAPER_KEYS.get(name, {}).get(comparison)
+    if key is None:
+        return "-"
+    entry = PAPER[key]
+    value = entry["value"]
+    return (f"{value} {entry['unit']}" if value is not None else f"{entry.get('direction', '?')} (no number)") \
+        + f" [{entry['where']}]"
+
+
+def show(name: str, this_run: dict | None = None, enabled: bool = True, plot: bool = True, folder=None) -> dict:
+    """Print this run | reference | paper for experiment ``name``; return what was shown (for the JSON)."""
+    if not enabled:
+        print("reference hidden (REFERENCE='off')")
+        return {"shown": False}
+    reference = load_reference(name, folder)
+    if reference is None:
+        print(f"No committed reference for {name!r} in {Path(folder or reference_dir())}: run "
+              f"`python -m exda_lite.reference run {name}` (or `make reference`) to create it.")
+        return {"shown": False, "reason": "missing"}
+    stats = arm_stats(reference)
+    metric = reference["metric"]
+    print(f"{metric}, final value per arm (reference: {reference['command']}, commit {reference['commit'][:10]})")
+    print(f"{'arm':12s} {'this run':>12s} {'reference mean ± sd':>24s} {'runs converged':>16s}")
+    for arm, s in stats.items():
+        live = (this_run or {}).get(arm)
+        live_text = f"{live:.5g}" if live is not None else "-"
+        print(f"{arm:12s} {live_text:>12s} {s['mean']:>14.5g} ± {s['sd']:<8.2g} {s['converged']:>6d}/{s['n']} "
+              f"({s['steps']} steps)")
+    print(f"convergence rule: {reference['convergence_rule']}")
+    for key, comparison in reference["comparisons"].items():
+        print(comparison["text"])
+        print(f"   paper: {paper_text(name, key)}")
+    if plot:
+        plot_curves(reference, this_run)
+    return {"shown": True, "command": reference["command"], "commit": reference["commit"], "arms": stats,
+            "comparisons": {k: {f: c[f] for f in ("n", "mean", "low", "high", "p")}
+                            for k, c in reference["comparisons"].items()}}
+
+
+def plot_curves(reference: dict, this_run: dict | None = None):
+    """Reference held-out curves (mean over seeds, each seed faint) with this run's final values as markers."""
+    import matplotlib.pyplot as plt
+
+    metric = reference["metric"]
+    fig, ax = plt.subplots(figsize=(7, 3.2))
+    colors = {"linear": "tab:orange", "nonlinear": "tab:blue", "post": "tab:purple"}
+    for arm, by_seed in reference["runs"].items():
+        color = colors.get(arm)
+        curves = [np.array([[p["step"], p[metric]] for p in r["curve"]]) for r in by_seed.values()]
+        for c in curves:
+            ax.plot(c[:, 0], c[:, 1], color=color, alpha=0.25, lw=0.8)
+        length = min(len(c) for c in curves)
+        mean = np.mean([c[:length, 1] for c in curves], axis=0)
+        line, = ax.plot(curves[0][:length, 0], mean, color=color, lw=2, label=f"{arm} (reference)")
+        if this_run and arm in this_run:
+            ax.axhline(this_run[arm], color=line.get_color(), ls="--", lw=1, label=f"{arm} (this run, final)")
+    if metric == "test_mse":
+        ax.set_yscale("log")
+    ax.set_xlabel("step"); ax.set_ylabel(metric)
+    ax.set_title(f"Converged reference: {reference['experiment']} ({len(next(iter(reference['runs'].values())))} seeds)")
+    ax.legend(fontsize=7, ncol=2)
+    plt.tight_layout()
+    plt.show()
+    return fig

@@ -1,0 +1,40 @@
+"""Paired comparisons over seeds: mean difference, 95 % t confidence interval, plain words."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from scipy import stats
+
+
+def paired_ci(a, b, confidence: float = 0.95) -> dict:
+    """Mean of ``a - b`` over paired seeds with its t confidence interval.
+
+    Returns ``{"n", "mean", "low", "high", "sd", "p"}`` (two-sided paired t-test p-value; NaN for n < 2).
+    """
+    d = np.asarray(a, dtype=float) - np.asarray(b, dtype=float)
+    n = len(d)
+    if n < 2:
+        return {"n": n, "mean": float(d.mean()) if n else math.nan, "low": math.nan, "high": math.nan,
+                "sd": math.nan, "p": math.nan}
+    sd = float(d.std(ddof=1))
+    half = float(stats.t.ppf(0.5 + confidence / 2, n - 1)) * sd / math.sqrt(n)
+    p = float(stats.ttest_rel(a, b).pvalue) if sd > 0 else (0.0 if d.mean() != 0 else 1.0)
+    return {"n": n, "mean": float(d.mean()), "low": float(d.mean() - half), "high": float(d.mean() + half),
+            "sd": sd, "p": p}
+
+
+def verdict(ci: dict, expected: int = 1, paper: float | None = None, name: str = "the effect") -> str:
+    """Plain words for a paired CI of (arm - control); ``expected`` is the sign the paper's claim predicts."""
+    if not math.isfinite(ci["low"]):
+        return f"{name}: one seed only, no confidence interval (n = {ci['n']})"
+    if ci["low"] > 0 or ci["high"] < 0:
+        agrees = (ci["mean"] > 0) == (expected > 0)
+        words = ("the paper's direction reproduces (the interval excludes zero)" if agrees
+                 else "OPPOSITE to the paper's direction (the interval excludes zero)")
+    else:
+        words = "not distinguishable from zero at this scale (the interval contains zero)"
+    text = (f"{name}: mean {ci['mean']:+.4g}, 95 % CI [{ci['low']:+.4g}, {ci['high']:+.4g}] over {ci['n']} "
+            f"paired seeds -> {words}")
+    return text + (f"; paper: {paper:+.4g}" if paper is not None else "")
