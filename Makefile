@@ -3,6 +3,8 @@
 #   make run    execute the notebook sequence headless with papermill (outputs/)
 #   make test   unit tests + every notebook in smoke mode under nbval (what CI runs)
 #   make student  the student edition in student/: solutions removed, outputs stripped
+#   make reference  the converged reference experiments into reference/ (hours on a CPU; resumable)
+#   make scoreboard every measured figure beside the paper's claim (reference/SCOREBOARD.md)
 PYTHON      ?= python3
 VENV        ?= .venv
 CONSTRAINTS ?= constraints.txt
@@ -12,8 +14,10 @@ PY          := $(VENV)/bin/python
 STAMP       := $(VENV)/.installed-stamp
 NOTEBOOKS   := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 OUT         ?= $(CURDIR)/outputs
+REFERENCE_ARGS ?=
+SCOREBOARD_OUT ?=
 
-.PHONY: setup lab run test strip student clean-venv
+.PHONY: setup lab run test strip student clean-venv reference scoreboard
 
 setup: $(STAMP)
 
@@ -43,6 +47,12 @@ strip: $(STAMP)
 
 student: $(STAMP)
 	$(PY) tools/nbtool.py student notebooks --out student
+
+reference: $(STAMP)
+	$(PY) -m exda_lite.reference run $(REFERENCE_ARGS)
+
+scoreboard: $(STAMP)
+	$(PY) -m exda_lite.reference scoreboard $(if $(SCOREBOARD_OUT),--out-dir $(SCOREBOARD_OUT))
 
 clean-venv:
 	rm -rf $(VENV)

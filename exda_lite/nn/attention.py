@@ -31,6 +31,18 @@ Our choices where the paper is silent or garbled:
   rows (exactly the broadcast the equation implies when K = 1; no parameters);
   ``"linear"`` learns a (C/h x K) mixing matrix per head, initialised to that mean.
   alpha is one learnable scalar per layer, initialised to 0.1.
+  The text beside Eq. 3 ("separating local channel features and global token
+  contributions") allows another reading, ``eq3="separate"``: the channel rows are
+  ``A[:C, :C] V' + alpha * A[:C, C:] G``, the channel-to-token attention weights applied to
+  the token maps, and the token rows' own outputs are dropped. The default stays
+  ``"token_rows"`` because Eq. 3 literally adds two slices of the attention *output*
+  (``Attn[..., C, :]`` twice) scaled by alpha, which is our reading; both are switchable.
+* The token rows enter V* as they come out of Algorithm 1: softmax maps upsampled, so
+  each row sums to ~1 over H*W pixels and its root mean square is ~1/(H*W) (about 1e-3 at
+  32x32), against ~0.3 for the value rows. Their contribution to the output is therefore
+  almost nil unless the weights grow to compensate; the paper does not say whether it
+  rescales them. ``token_value_scale="rms"`` (opt-in) rescales each token row *in V** to
+  the root mean square of its head's value rows (Q* and K* rows are L2-normalised anyway).
 """
 
 from __future__ import annotations
@@ -44,6 +56,8 @@ from .nonlinear_value import NonlinearValue
 
 TOKEN_TO_CHANNEL = ("mean", "linear")
 VALUE_POSITIONS = ("pre", "post")
+EQ3_READINGS = ("token_rows", "separate")
+TOKEN_VALUE_SCALES = ("softmax", "rms")
 
 
 def split_heads(x: torch.Tensor, heads: int) -> torch.Tensor:
@@ -92,14 +106,22 @@ class ExDAAttention(nn.Module):
             ``value_path`` applied *after* aggregation, ``Y + g(Y)`` with ``Y = A @ V`` -- a
             post-aggregation nonlinearity with exactly the parameters of the pre version (the
             control of notebook 01's pre- vs post-aggregation experiment).
+        eq3: ``"token_rows"`` (default) or ``"separate"``, our two readings of Eq. 3 (module docstring).
+        token_value_scale: ``"softmax"`` (default, as Algorithm 1 gives them) or ``"rms"``: token
+            rows of V* rescaled to the value rows' root mean square (module docstring).
 
     Shapes: (B, C, H, W) -> (B, C, H, W).
     """
 
     def __init__(self, dim: int, heads: int, bias: bool = False,
                  value_path: NonlinearValue | None = None, gst: GlobalSpatialTokens | None = None,
-                 token_to_channel: str = "mean", alpha_init: float = 0.1, value_position: str = "pre"):
+                 token_to_channel: str = "mean", alpha_init: float = 0.1, value_position: str = "pre",
+                 eq3: str = "token_rows", token_value_scale: str = "softmax"):
         super().__init__()
+        if eq3 not in EQ3_READINGS or token_value_scale not in TOKEN_VALUE_SCALES:
+            raise ValueError(f"eq3 must be one of {EQ3_READINGS} and token_value_scale one of {TOKEN_VALUE_SCALES}, "
+                             f"got {eq3!r}, {token_value_scale!r}")
+        self.eq3, self.token_value_scale = eq3, token_value_scale
         if value_position not in VALUE_POSITIONS:
             raise ValueError(f"value_position must be one of {VALUE_POSITIONS}, got {value_position!r}")
         self.value_position = value_position
@@ -136,9 +158,17 @@ class ExDAAttention(nn.Module):
         c_head = c // self.heads
         if self.gst is not None:
             tokens = self.gst(x)  # (B, h, K, H*W), Algorithm 1
-            q, k, v = (torch.cat([t, tokens], dim=2) for t in (q, k, v))  # Eq. 2: (B, h, C/h+K, H*W)
+            v_tokens = tokens
+            if self.token_value_scale == "rms":  # opt-in: token rows of V* on the value rows' scale
+                v_rms = v.pow(2).mean(dim=(2, 3), keepdim=True).sqrt()  # (B, h, 1, 1)
+                v_tokens = tokens / tokens.pow(2).mean(dim=-1, keepdim=True).sqrt().clamp_min(1e-12) * v_rms
+            q, k = (torch.cat([t, tokens], dim=2) for t in (q, k))  # Eq. 2: (B, h, C/h+K, H*W)
+            v = torch.cat([v, v_tokens], dim=2)
         out, attn = channel_attention(q, k, v, self.temperature)
-        if self.gst is not None:  # Eq. 3: channel rows + alpha * (token rows mapped to channels)
+        if self.gst is not None and self.eq3 == "separate":  # A[:C,:C] V' + alpha * A[:C,C:] G
+            out = attn[:, :, :c_head, :c_head] @ v[:, :, :c_head] + self.alpha * (attn[:, :, :c_head, c_head:]
+                                                                                  @ v[:, :, c_head:])
+        elif self.gst is not None:  # Eq. 3: channel rows + alpha * (token rows mapped to channels)
             out = out[:, :, :c_head] + self.alpha * self.tokens_to_channels(out[:, :, c_head:], c_head)
         out = merge_heads(out, h, w)
         if self.value_path is not None and self.value_position == "post":

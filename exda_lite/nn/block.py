@@ -41,6 +41,8 @@ class TokenOptions:
     stride: int = 2
     token_to_channel: str = "mean"
     alpha_init: float = 0.1
+    eq3: str = "token_rows"  # or "separate" (see ExDAAttention)
+    token_value_scale: str = "softmax"  # or "rms" (opt-in rescaling of the token rows of V*)
 
 
 class ExDABlock(nn.Module):
@@ -73,7 +75,9 @@ class ExDABlock(nn.Module):
             dim, heads, bias=bias, value_path=value_path, gst=gst,
             token_to_channel=tokens.token_to_channel if tokens else "mean",
             alpha_init=tokens.alpha_init if tokens else 0.1,
-            value_position=value.position if value else "pre")
+            value_position=value.position if value else "pre",
+            eq3=tokens.eq3 if tokens else "token_rows",
+            token_value_scale=tokens.token_value_scale if tokens else "softmax")
         self.norm2 = LayerNorm2d(dim, layernorm) if ffn else None
         self.ffn = GDFN(dim, ffn_factor, bias) if ffn else None
 

@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass, fields, replace
 
 from .layernorm import LAYERNORM_KINDS
 from .nonlinear_value import VALUE_ACTS, VALUE_FORMS, VALUE_GROUPS
-from .attention import TOKEN_TO_CHANNEL
+from .attention import EQ3_READINGS, TOKEN_TO_CHANNEL, TOKEN_VALUE_SCALES
 
 VALUE_WHERE = ("both", "encoder", "decoder")
 
@@ -60,6 +60,8 @@ class ExDAConfig:
     gst_stride: int = 2
     gst_token_to_channel: str = "mean"
     gst_alpha_init: float = 0.1
+    gst_eq3: str = "token_rows"  # our reading of Eq. 3; "separate": A[:C,:C] V' + alpha A[:C,C:] G
+    gst_token_value_scale: str = "softmax"  # "rms": token rows of V* rescaled to the value rows' scale
     # output
     global_residual: bool = True
 
@@ -68,7 +70,8 @@ class ExDAConfig:
         object.__setattr__(self, "heads", tuple(self.heads))
         choices = {"layernorm": LAYERNORM_KINDS, "value_form": VALUE_FORMS, "value_act": VALUE_ACTS,
                    "value_groups": VALUE_GROUPS, "value_where": VALUE_WHERE,
-                   "gst_token_to_channel": TOKEN_TO_CHANNEL}
+                   "gst_token_to_channel": TOKEN_TO_CHANNEL, "gst_eq3": EQ3_READINGS,
+                   "gst_token_value_scale": TOKEN_VALUE_SCALES}
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")

@@ -68,8 +68,8 @@ class ExDA(nn.Module):
             value = None
             if cfg.nonlinear_value and in_part:
                 value = ValueOptions(cfg.value_form, cfg.value_act, cfg.value_learnable, cfg.value_groups)
-            tokens = TokenOptions(cfg.gst_tokens, cfg.gst_stride, cfg.gst_token_to_channel,
-                                  cfg.gst_alpha_init) if cfg.gst else None
+            tokens = TokenOptions(cfg.gst_tokens, cfg.gst_stride, cfg.gst_token_to_channel, cfg.gst_alpha_init,
+                                  cfg.gst_eq3, cfg.gst_token_value_scale) if cfg.gst else None
             return nn.Sequential(*[ExDABlock(width, heads, cfg.ffn_factor, cfg.bias, cfg.layernorm, value, tokens)
                                    for _ in range(count)])
 

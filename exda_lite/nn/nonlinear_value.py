@@ -1,14 +1,22 @@
 """The nonlinear value path (ExDA Sec. 3.2, Eq. 1; Appendix C, Eq. 6-10).
 
 In Restormer's MDTA the value V is a *linear* function of the block input, and the
-attention output ``A @ V`` is a linear combination of the rows of V. So every output
-lies in span(X) (Eq. 7), whatever the attention weights are. ExDA transforms the
-value *before* aggregation:
+attention output ``A @ V`` is a linear combination of the rows of V: for a fixed
+attention map A, the output is a linear function of the input (Eq. 6-7). ExDA
+transforms the value *before* aggregation:
 
     V' = V + g(V),    g = Conv1x1 -> DWConv3x3 -> GELU -> Conv1x1          (Eq. 1)
 
-Because g is non-affine, g(X) leaves span(X) (Eq. 9) and the set of outputs the
-attention can produce grows (Eq. 10).
+With the GELU, V' -- and so ``A @ V'`` for a fixed A -- is no longer linear in the input
+(Eq. 9-10). What this does and does not show, measured (``exda_lite.course.span``):
+
+* the right test is linearity (superposition with A held fixed): ~1e-16 with
+  ``act="identity"``, clearly positive with ``act="gelu"``;
+* the distance from span(V) is *not* that test: a linear g also leaves span(V), because
+  its depthwise 3x3 conv mixes pixels;
+* a nonlinearity after the aggregation (``ExDAAttention(value_position="post")``) is just
+  as nonlinear in the input; the paper's "cannot escape" overstates, and whether pre- or
+  post-aggregation helps more is an empirical question (notebook 01).
 
 The switches below reproduce the rows of the paper's Table 7:
 
@@ -25,9 +33,10 @@ The switches below reproduce the rows of the paper's Table 7:
 
 Design choice (the paper does not say): the two 1x1 convolutions are *grouped by
 attention head* (``groups="head"``), so each head transforms only its own C/heads
-value channels, just as attention itself works per head. With this choice the
-parameter counts of ExDA-S and ExDA-T land within 1 % of Table A; with full 1x1
-convolutions (``groups="full"``) ExDA-B would be 26 M instead of 22.4 M.
+value channels, just as attention itself works per head. With this choice our
+ExDA-B/S/T are 4.7 %, 4.8 % and 6.3 % larger than Table A (whose counts match the
+backbone *without* the two primitives); with full 1x1 convolutions (``groups="full"``)
+ExDA-B would be 26.3 M (+17 %) instead of 23.5 M.
 See ``exda_lite.nn.configs`` for the measured numbers.
 """
 

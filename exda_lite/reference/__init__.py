@@ -10,10 +10,10 @@ noise. The reference runs the same experiments at a budget where the models have
 * ``experiments``  what each experiment trains and measures (the registry ``EXPERIMENTS``)
 * ``runner``       one cached JSON per finished run, resumable training state, the convergence rule
 * ``stats``        paired differences with a 95 % t confidence interval, and the verdict in words
-* ``show``         what a notebook calls: this run | the reference | the paper, side by side
+* ``display``      what a notebook calls (``show``): this run | the reference | the paper, side by side
 * ``paper``        the paper's numbers, in one table with section and table references
 """
 
-from .show import load_reference, reference_dir, show
+from .display import load_reference, reference_dir, show
 
 __all__ = ["load_reference", "reference_dir", "show"]

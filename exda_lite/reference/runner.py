@@ -138,7 +138,15 @@ def main(argv=None) -> int:
     run.add_argument("--out", default=str(default_out()))
     run.add_argument("--no-progress", action="store_true")
     sub.add_parser("list", help="the experiments and what each compares")
+    board = sub.add_parser("scoreboard", help="every measured figure beside the paper; writes SCOREBOARD.md")
+    board.add_argument("--reference", default=str(default_out()), help="the reference folder")
+    board.add_argument("--out-dir", default="", help="a folder of notebook results (OUT_DIR) to include")
     args = parser.parse_args(argv)
+    if args.command == "scoreboard":
+        from .scoreboard import main as scoreboard
+
+        scoreboard(args.reference, args.out_dir or None)
+        return 0
     if args.command == "list":
         from .experiments import PLANNED
 
@@ -162,6 +170,6 @@ def main(argv=None) -> int:
 
 
 def default_out() -> Path:
-    from .show import reference_dir
+    from .display import reference_dir
 
     return reference_dir()

@@ -218,6 +218,13 @@ EXERCISES: dict[str, Exercise] = {
           lambda f, a, b: (f(a) - f(b)).norm() / f(a + b).norm())],
         hint="Evaluate f three times: on x1 + x2, on x1 and on x2; take the norm of the difference, relative to "
              "the norm of f(x1 + x2)."),
+    "is_linear": Exercise(
+        "is this map linear? (superposition within 1e-9)",
+        lambda f, a, b: bool(superposition_reference(f, a, b) < 1e-9),
+        superposition_inputs,
+        [("your test is inverted: True must mean that superposition holds (a residual below 1e-9).",
+          lambda f, a, b: bool(superposition_reference(f, a, b) >= 1e-9))],
+        hint="Compute the relative superposition residual (notebook 01, exercise 1) and compare it with 1e-9."),
     "sensor_pipeline": Exercise(
         "synthetic degradation pipeline",
         pipeline_reference,

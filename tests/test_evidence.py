@@ -1,0 +1,162 @@
+"""The evidence layer: the linearity test of Eq. 6-10, the post-aggregation control, the two
+GST options, and the reference runner (paired statistics, caching, resume, display)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from scipy import stats
+
+from exda_lite.course import span, toy
+from exda_lite.data import synthetic
+from exda_lite.nn.attention import ExDAAttention, merge_heads, split_heads
+from exda_lite.nn.gst import GlobalSpatialTokens
+from exda_lite.nn.nonlinear_value import NonlinearValue
+from exda_lite.reference import display, experiments, runner
+from exda_lite.reference.stats import paired_ci, verdict
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_superposition_separates_linear_from_nonlinear_value_paths(seed):
+    table = span.linearity_table(seed=seed)
+    assert table["linear_values"]["superposition"] < 1e-9
+    assert table["linear_g"]["superposition"] < 1e-9  # the control: same weights, identity for the GELU
+    assert table["gelu_g"]["superposition"] > 1e-4
+    assert table["post_aggregation"]["superposition"] > 1e-4  # the paper's "cannot escape" does not hold
+
+
+def test_span_residual_is_not_a_linearity_test():
+    """A linear g with a depthwise conv leaves span(V): the old measurement flags a linear map."""
+    table = span.linearity_table(seed=0)
+    assert table["linear_values"]["span"] < 1e-9
+    assert table["linear_g"]["span"] > 1e-2
+
+
+def test_superposition_residual_of_known_maps():
+    x1, x2 = torch.randn(3, 5, dtype=torch.float64), torch.randn(3, 5, dtype=torch.float64)
+    w = torch.randn(5, 5, dtype=torch.float64)
+    assert span.superposition_residual(lambda x: x @ w, x1, x2) < 1e-12
+    assert span.superposition_residual(lambda x: torch.tanh(x @ w), x1, x2) > 1e-2
+
+
+def test_post_position_applies_the_same_g_after_aggregation():
+    torch.manual_seed(0)
+    layer = ExDAAttention(8, 2, value_path=NonlinearValue(8, 2), value_position="post").double()
+    x = torch.randn(2, 8, 6, 7, dtype=torch.float64)
+    out, attn = layer(x, return_attention=True)
+    v = layer.qkv_dwconv(layer.qkv(x)).chunk(3, dim=1)[2]
+    y = merge_heads(attn @ split_heads(v, 2), 6, 7)
+    assert torch.allclose(out, layer.project_out(y + layer.value_path.g(y)), atol=1e-12)
+
+
+def test_toy_post_model_is_matched():
+    sizes = {k: sum(p.numel() for p in toy.ToyAttentionNet(k, channels=8).parameters()) for k in toy.VALUE_KINDS}
+    assert len(set(sizes.values())) == 1
+    torch.manual_seed(0)
+    a = toy.ToyAttentionNet("nonlinear", channels=8)
+    torch.manual_seed(0)
+    b = toy.ToyAttentionNet("post", channels=8)
+    assert all(torch.equal(p, q) for p, q in zip(a.state_dict().values(), b.state_dict().values()))
+
+
+def gst_layer(**kwargs):
+    torch.manual_seed(0)
+    return ExDAAttention(8, 2, gst=GlobalSpatialTokens(8, 2, tokens=3, stride=2), **kwargs).double()
+
+
+def test_eq3_separate_reading():
+    layer = gst_layer(eq3="separate")
+    x = torch.randn(1, 8, 8, 8, dtype=torch.float64)
+    out, attn = layer(x, return_attention=True)
+    q, k, v = (split_heads(t, 2) for t in layer.qkv_dwconv(layer.qkv(x)).chunk(3, dim=1))
+    g = layer.gst(x)
+    manual = attn[:, :, :4, :4] @ v + layer.alpha * attn[:, :, :4, 4:] @ g
+    assert torch.allclose(out, layer.project_out(merge_heads(manual, 8, 8)), atol=1e-12)
+
+
+def test_rms_token_value_scale_puts_tokens_on_the_value_scale():
+    x = torch.randn(1, 8, 16, 16, dtype=torch.float64)
+    default, scaled = gst_layer(), gst_layer(token_value_scale="rms")
+    scaled.load_state_dict(default.state_dict())
+    v = split_heads(default.qkv_dwconv(default.qkv(x)).chunk(3, dim=1)[2], 2)
+    tokens = default.gst(x)
+    assert tokens.pow(2).mean().sqrt() < 0.1 * v.pow(2).mean().sqrt()  # the documented imbalance
+    _, attn = default(x, return_attention=True)
+    _, attn_scaled = scaled(x, return_attention=True)
+    assert torch.allclose(attn, attn_scaled)  # Q*, K* unchanged: only V* is rescaled
+    assert not torch.allclose(default(x), scaled(x))
+
+
+def test_invalid_gst_options_are_refused():
+    with pytest.raises(ValueError, match="eq3"):
+        gst_layer(eq3="both")
+    with pytest.raises(ValueError, match="value_position"):
+        ExDAAttention(8, 2, value_position="middle")
+
+
+def test_paired_ci_matches_scipy():
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(1, 1, 6), rng.normal(0.5, 1, 6)
+    ci = paired_ci(a, b)
+    d = a - b
+    low, high = stats.t.interval(0.95, 5, loc=d.mean(), scale=stats.sem(d))
+    assert ci["low"] == pytest.approx(low) and ci["high"] == pytest.approx(high)
+    assert ci["p"] == pytest.approx(stats.ttest_rel(a, b).pvalue)
+    assert math.isnan(paired_ci([1.0], [0.0])["low"])
+
+
+def test_verdict_words():
+    assert "reproduces" in verdict({"n": 5, "mean": 1.0, "low": 0.5, "high": 1.5}, expected=1)
+    assert "OPPOSITE" in verdict({"n": 5, "mean": -1.0, "low": -1.5, "high": -0.5}, expected=1)
+    assert "not distinguishable" in verdict({"n": 5, "mean": 0.1, "low": -0.5, "high": 0.7}, expected=1)
+
+
+def test_convergence_rule():
+    flat = [{"step": s, "test_mse": 0.01} for s in range(100, 1100, 100)]
+    falling = [{"step": s, "test_mse": 1.0 / s} for s in range(100, 1100, 100)]
+    assert runner.convergence(flat, "test_mse")["converged"]
+    assert not runner.convergence(falling, "test_mse")["converged"]
+
+
+@pytest.fixture
+def tiny_experiment(monkeypatch):
+    exp = dataclasses.replace(experiments.EXPERIMENTS["span_synthetic"], steps=12,
+                              settings={**experiments.EXPERIMENTS["span_synthetic"].settings, "n_train": 64,
+                                        "channels": 4, "blocks": 1},
+                              make_task=lambda s: synthetic.make_synthetic_task(n_train=64, n_test=16, length=16))
+    return exp
+
+
+def test_runner_caches_finished_runs_and_summarises(tmp_path, tiny_experiment, monkeypatch, one_thread):
+    summary = runner.run_experiment(tiny_experiment, [0, 1], "cpu", tmp_path, progress=False)
+    assert set(summary["runs"]) == {"linear", "nonlinear", "post"}
+    assert summary["comparisons"]["linear_minus_nonlinear"]["n"] == 2
+    assert (tmp_path / "span_synthetic.json").is_file()
+    assert not any((tmp_path / ".state").rglob("*.pt"))
+    calls = []
+    monkeypatch.setattr(runner, "train_arm", lambda *a, **k: calls.append(a) or [])
+    runner.run_experiment(tiny_experiment, [0, 1], "cpu", tmp_path, progress=False)
+    assert calls == []  # finished runs are never recomputed
+
+
+def test_show_prints_reference_beside_this_run(tmp_path, tiny_experiment, capsys, one_thread):
+    runner.run_experiment(tiny_experiment, [0, 1], "cpu", tmp_path, progress=False)
+    shown = display.show("span_synthetic", {"linear": 0.1}, folder=tmp_path, plot=False)
+    text = capsys.readouterr().out
+    assert shown["shown"] and "linear_minus_nonlinear" in shown["comparisons"]
+    assert "95 % CI" in text and "paper:" in text
+    json.dumps(shown)  # goes into the notebook's results JSON
+    missing = display.show("span_digits", folder=tmp_path / "nowhere", plot=False)
+    assert missing == {"shown": False, "reason": "missing"}
+    assert "python -m exda_lite.reference run span_digits" in capsys.readouterr().out
+
+
+def test_reference_cli_refuses_unknown_names(capsys):
+    assert runner.main(["run", "no_such_experiment"]) == 2
+    assert "unknown experiment" in capsys.readouterr().err
