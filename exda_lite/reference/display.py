@@ -17,13 +17,6 @@ import numpy as np
 from .paper import PAPER
 
 REFERENCE_ENV = "EXDA_REFERENCE_DIR"
-PAPER_KEYS = {
-    "span_synthetic": {"linear_minus_nonlinear": "span_synthetic.linear_over_nonlinear",
-                       "post_minus_nonlinear": "span_synthetic.post_over_nonlinear"},
-    "span_digits": {"nonlinear_minus_linear": "span_digits.nonlinear_minus_linear_db"},
-}
-
-
 def reference_dir() -> Path:
     """``$EXDA_REFERENCE_DIR``, else ``reference/`` at the repository root (beside ``exda_lite/``)."""
     return Path(os.environ.get(REFERENCE_ENV) or Path(__file__).resolve().parents[2] / "reference")
@@ -47,13 +40,8 @@ def arm_stats(reference: dict) -> dict:
 
 
 def paper_text(name: str, comparison: str) -> str:
-    key = PAPER_KEYS.get(name, {}).get(comparison)
-    if key is None:
-        return "-"
-    entry = PAPER[key]
-    value = entry["value"]
-    return (f"{value} {entry['unit']}" if value is not None else f"{entry.get('direction', '?')} (no number)") \
-        + f" [{entry['where']}]"
+    entry = PAPER.get(f"{name}.{comparison}")
+    return "-" if entry is None else f"{entry['text']} [{entry['where']}]"
 
 
 def show(name: str, this_run: dict | None = None, enabled: bool = True, plot: bool = True, folder=None) -> dict:

@@ -13,8 +13,13 @@ from typing import Callable
 
 import torch
 
+from torch import nn
+
 from ..course import toy
+from ..course.explore import TinyRestorer, demo_task
 from ..data import digits, synthetic
+from ..data.demo_data import DEMO_DEGRADATIONS
+from ..nn.block import TokenOptions, ValueOptions
 from ..utils import seed_everything
 
 
@@ -33,6 +38,7 @@ class Experiment:
     gpu_scale: int = 4
     expected: int = 1  # the paper's predicted sign of (arm - control) in ``metric``
     make_task: Callable[[dict], dict] | None = None
+    make_model: Callable[[str, int, dict], nn.Module] | None = None  # (arm, seed, settings) -> model
 
     @property
     def higher_is_better(self) -> bool:
@@ -40,6 +46,58 @@ class Experiment:
 
     def budget(self, device: str) -> int:
         return self.steps * (self.gpu_scale if str(device).startswith("cuda") else 1)
+
+
+RESTORER = {"channels": 16, "blocks": 2, "heads": 1, "patch": 32, "samples": 48, "batch_size": 8, "lr": 3e-3}
+
+
+def toy_model(arm: str, seed: int, s: dict) -> nn.Module:
+    seed_everything(seed)
+    return toy.ToyAttentionNet(arm, in_channels=1, channels=s["channels"], blocks=s["blocks"])
+
+
+def paired_restorer(seed: int, s: dict, value: ValueOptions | None, tokens: TokenOptions | None,
+                    value_blocks=None) -> nn.Module:
+    """A TinyRestorer whose shared weights are those of the seed's plain baseline (a paired design)."""
+    torch.manual_seed(seed)
+    baseline = TinyRestorer(s["channels"], s["blocks"], s["heads"])
+    torch.manual_seed(seed)
+    model = TinyRestorer(s["channels"], s["blocks"], s["heads"], value=value, tokens=tokens, value_blocks=value_blocks)
+    model.load_state_dict(baseline.state_dict(), strict=False)  # the added modules keep their own init
+    return model
+
+
+FIG5_ARMS = {"baseline": (False, False), "nonlinear_value": (True, False), "gst": (False, True), "both": (True, True)}
+
+
+def fig5_model(arm: str, seed: int, s: dict) -> nn.Module:
+    nv, gst = FIG5_ARMS[arm]
+    return paired_restorer(seed, s, ValueOptions() if nv else None, TokenOptions() if gst else None)
+
+
+TABLE7_ARMS = {  # Table 7's rows on the tiny restorer, GST on as in ExDA-T; value blocks None = all
+    "residual_gelu": (ValueOptions("residual", "gelu"), None),  # the paper's choice (32.71 dB)
+    "inplace_sigmoid": (ValueOptions("inplace", "sigmoid"), None),
+    "residual_sigmoid": (ValueOptions("residual", "sigmoid"), None),
+    "inplace_gelu": (ValueOptions("inplace", "gelu"), None),
+    "nonparametric_gelu": (ValueOptions("residual", "gelu", learnable=False), None),
+    "first_half_only": (ValueOptions("residual", "gelu"), [0]),
+    "second_half_only": (ValueOptions("residual", "gelu"), [1]),
+}
+
+
+def table7_model(arm: str, seed: int, s: dict) -> nn.Module:
+    value, blocks = TABLE7_ARMS[arm]
+    return paired_restorer(seed, s, value, TokenOptions(), value_blocks=blocks)
+
+
+def stride_model(arm: str, seed: int, s: dict) -> nn.Module:
+    return paired_restorer(seed, s, ValueOptions(), TokenOptions(stride=int(arm.removeprefix("stride_"))))
+
+
+def restoration_task(settings: dict) -> dict:
+    return demo_task(DEMO_DEGRADATIONS, patch_size=settings["patch"], samples_per_degradation=settings["samples"],
+                     test_crop=64, seed=0)
 
 
 def synthetic_task(settings: dict) -> dict:
@@ -57,22 +115,33 @@ EXPERIMENTS: dict[str, Experiment] = {
         "synthetic multi-faceted degradation; attention-only toy network, 2 blocks, 16 channels",
         "01_span_limitation_synthetic", ("linear", "nonlinear", "post"), "nonlinear", "test_mse", 5000,
         {"n_train": 16384, "length": 64, "channels": 16, "blocks": 2, "batch_size": 32, "lr": 1e-2},
-        make_task=synthetic_task),
+        make_task=synthetic_task, make_model=toy_model),
     "span_digits": Experiment(
         "span_digits", "Fig. 3b: linear vs nonlinear values restoring corrupted digits (MNIST if cached, else "
         "scikit-learn's digits); attention-only toy network, 2 blocks, 16 channels",
         "02_span_limitation_mnist", ("linear", "nonlinear"), "linear", "test_psnr", 3000,
         {"n_train": 6000, "n_test": 1000, "channels": 16, "blocks": 2, "batch_size": 32, "lr": 1e-2},
-        make_task=digits_task),
+        make_task=digits_task, make_model=toy_model),
+    "fig5": Experiment(
+        "fig5", "Fig. 5 ablation: baseline (Restormer-style), + nonlinear value, + GST, both; tiny restorer "
+        "(16 channels, 2 blocks) on the demo all-in-one set, paired initial weights",
+        "09_ablations_and_efficiency", tuple(FIG5_ARMS), "baseline", "test_psnr", 2000, RESTORER,
+        make_task=restoration_task, make_model=fig5_model),
+    "gst_strides": Experiment(
+        "gst_strides", "GST pooling stride s = 1, 2, 4, 8 (Fig. B / Sec. 4.3: s = 2 best); tiny restorer with the "
+        "nonlinear value, paired initial weights", "05_global_spatial_tokens",
+        ("stride_2", "stride_1", "stride_4", "stride_8"), "stride_2", "test_psnr", 2000, RESTORER,
+        expected=-1, make_task=restoration_task, make_model=stride_model),
+    "table7": Experiment(
+        "table7", "Table 7 value-path variants with GST on (the paper's Table 7 model is ExDA-T); tiny restorer, "
+        "paired initial weights; 'halves' stand in for encoder / decoder", "04_nonlinear_value",
+        tuple(TABLE7_ARMS), "residual_gelu", "test_psnr", 2000, RESTORER,
+        expected=-1, make_task=restoration_task, make_model=table7_model),
 }
-"""Registered experiments. Planned next, not yet here: Table 7 value forms with GST (nb 04), GST
-strides (nb 05), awareness with/without GST (nb 08), the Fig. 5 ablation (nb 09)."""
+"""Registered experiments. ``PLANNED``: not implemented yet."""
 
 PLANNED = {
-    "table7": "Table 7 value forms on the tiny restorer with GST on (as in ExDA-T), 5 seeds (notebook 04)",
-    "gst_strides": "GST strides 1, 2, 4, 8, 5 seeds (notebook 05)",
     "awareness": "NMI/ARI of embeddings with and without GST, 5 seeds (notebook 08)",
-    "fig5": "Fig. 5 ablation: baseline, + NV, + GST, both, 5 seeds (notebook 09)",
 }
 
 
@@ -80,8 +149,7 @@ def train_arm(experiment: Experiment, task: dict, arm: str, seed: int, device: s
               progress: bool = False) -> list[dict]:
     """Train one arm for one seed; seeded so that all arms of a seed start from the same weights."""
     s = experiment.settings
-    seed_everything(seed)
-    model = toy.ToyAttentionNet(arm, in_channels=1, channels=s["channels"], blocks=s["blocks"])
+    model = experiment.make_model(arm, seed, s)
     steps = experiment.budget(device)
     return toy.train_toy(model, task, steps=steps, batch_size=s["batch_size"], lr=s["lr"],
                          eval_every=max(1, steps // 40), seed=seed, device=device, progress=progress,

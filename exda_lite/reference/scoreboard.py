@@ -60,35 +60,32 @@ def exact_rows() -> list[Row]:
 
 
 def reference_rows(folder: Path) -> list[Row]:
-    """Rows from the committed converged reference experiments (or 'not yet run')."""
+    """One row per paired comparison of the committed reference runs (or 'not yet run')."""
     from .experiments import EXPERIMENTS, PLANNED
+    from .paper import PAPER
 
     rows = []
-    specs = {
-        "span_synthetic": [("linear_minus_nonlinear", "linear values converge worse than nonlinear (Fig. 3a)",
-                            "Sec. 3.2, Fig. 3a", "linear/nonlinear final loss 1.504x", 1.504, "ratio"),
-                           ("post_minus_nonlinear", "post-aggregation worse than pre-aggregation",
-                            "Sec. 3.1 (claim, no experiment)", "post worse (direction only)", None, "ratio")],
-        "span_digits": [("nonlinear_minus_linear", "nonlinear values restore digits better (Fig. 3b)",
-                         "Sec. 3.2, Fig. 3b", "+5.92 dB (19.2 -> 25.1)", 5.92, "difference")],
-    }
-    for name, entries in specs.items():
+    for name, experiment in EXPERIMENTS.items():
         reference = load_reference(name, folder)
         command = f"python -m exda_lite.reference run {name}"
-        for key, claim, where, paper, paper_value, kind in entries:
+        keys = [k.split(".", 1)[1] for k in PAPER if k.startswith(name + ".")]
+        for key in keys:
+            entry = PAPER[f"{name}.{key}"]
             if reference is None or key not in reference["comparisons"]:
-                rows.append(Row(claim, where, paper, "-", "not yet run", command))
+                rows.append(Row(entry["claim"], entry["where"], entry["text"], "-", "not yet run", command))
                 continue
-            c = reference["comparisons"][key]
-            stats = arm_stats(reference)
+            c, stats = reference["comparisons"][key], arm_stats(reference)
             arm, control = key.split("_minus_")
-            if kind == "ratio":
+            if entry["kind"] == "ratio":
                 value = stats[arm]["mean"] / stats[control]["mean"]
                 ours = f"{value:.3f}x (diff {c['mean']:+.2e}, 95 % CI [{c['low']:+.1e}, {c['high']:+.1e}], n={c['n']})"
             else:
                 value = c["mean"]
-                ours = f"{value:+.2f} dB (95 % CI [{c['low']:+.2f}, {c['high']:+.2f}], n={c['n']})"
-            rows.append(Row(claim, where, paper, ours, judge(c, paper_value, value, kind), reference["command"]))
+                ours = f"{value:+.3f} dB (95 % CI [{c['low']:+.3f}, {c['high']:+.3f}], n={c['n']})"
+            converged = sum(s["converged"] for s in stats.values()), sum(s["n"] for s in stats.values())
+            ours += f"; {converged[0]}/{converged[1]} runs converged"
+            rows.append(Row(entry["claim"], entry["where"], entry["text"], ours,
+                            judge(c, entry["value"], value, entry["kind"]), reference["command"]))
     for name, text in PLANNED.items():
         rows.append(Row(text, "see notebook", "-", "-", "not yet run", f"python -m exda_lite.reference run {name}"))
     return rows
@@ -107,7 +104,7 @@ def judge(c: dict, paper_value, value: float, kind: str) -> str:
         return "reproduces"
     size = value if kind == "difference" else value - 1
     target = paper_value if kind == "difference" else paper_value - 1
-    return "reproduces" if size >= 0.5 * target else "smaller"
+    return "reproduces" if abs(size) >= 0.5 * abs(target) else "smaller"
 
 
 def gpu_rows() -> list[Row]:
