@@ -138,10 +138,22 @@ def main(argv=None) -> int:
     run.add_argument("--out", default=str(default_out()))
     run.add_argument("--no-progress", action="store_true")
     sub.add_parser("list", help="the experiments and what each compares")
+    demo = sub.add_parser("demo-weights", help="train exda_nano on the demo set and install it in exda_lite/weights")
+    demo.add_argument("--max-steps", type=int, default=3000)
+    demo.add_argument("--device", default="cpu")
+    demo.add_argument("--threads", type=int, default=0)
     board = sub.add_parser("scoreboard", help="every measured figure beside the paper; writes SCOREBOARD.md")
     board.add_argument("--reference", default=str(default_out()), help="the reference folder")
     board.add_argument("--out-dir", default="", help="a folder of notebook results (OUT_DIR) to include")
     args = parser.parse_args(argv)
+    if args.command == "demo-weights":
+        from .demo_weights import train_demo_weights
+
+        if args.threads:
+            torch.set_num_threads(args.threads)
+        manifest = train_demo_weights(args.max_steps, args.device)
+        print(json.dumps({k: v for k, v in manifest.items() if k != "val_psnr"}, indent=1))
+        return 0
     if args.command == "scoreboard":
         from .scoreboard import main as scoreboard
 

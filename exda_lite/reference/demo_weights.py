@@ -1,0 +1,60 @@
+"""The trained demo model in the box: ``exda_nano`` trained on the offline demo set until it converges.
+
+    python -m exda_lite.reference demo-weights [--max-steps 3000] [--threads 1]
+
+Trains with ``exda_lite.training`` (resumable: ``resume="auto"`` in ``reference/.state/demo_nano``),
+then copies the weights to ``exda_lite/weights/exda_nano_demo.safetensors`` (the model config is in
+the safetensors metadata) and records sha256, size, command, commit and the held-out PSNR curve in
+``exda_lite/weights/MANIFEST.json``. ``exda-lite restore`` uses these weights when ``--weights`` is
+omitted, notebook 00 makes its first forward pass with them, notebook 05's explorers show their maps.
+It is a demo model: trained on 10 photos with synthetic degradations, not on the benchmarks.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from pathlib import Path
+
+from ..weights import DEMO_WEIGHTS, MANIFEST, WEIGHTS_DIR, sha256
+
+
+def demo_config(out_dir: Path, max_steps: int, device: str = "cpu"):
+    from ..training.config import TrainConfig
+
+    return TrainConfig(out_dir=str(out_dir), resume="auto", setting="demo", model="exda_nano", patch_size=64,
+                       batch_size=8, samples_per_degradation=200, lr=1e-3, max_steps=max_steps, warmup_steps=100,
+                       checkpoint_every=100, val_every=1, seed=0, device=device, progress=False, tensorboard=False)
+
+
+def converged(val_history: list[dict], tolerance_db: float = 0.05) -> dict:
+    """Held-out PSNR moved by less than ``tolerance_db`` over the last 20 % of steps."""
+    last = val_history[-1]
+    earlier = [row for row in val_history if row["step"] <= 0.8 * last["step"]]
+    change = abs(last["val_psnr"] - (earlier[-1] if earlier else val_history[0])["val_psnr"])
+    return {"rule": f"held-out PSNR moved by less than {tolerance_db} dB over the last 20 % of steps",
+            "change_db": float(change), "converged": bool(change < tolerance_db)}
+
+
+def train_demo_weights(max_steps: int = 3000, device: str = "cpu", state_dir=None) -> dict:
+    """Train (or finish training) the demo model and install it with its manifest; return the manifest."""
+    from ..training.loop import train
+    from .runner import git_commit
+
+    state_dir = Path(state_dir or Path(__file__).resolve().parents[2] / "reference" / ".state" / "demo_nano")
+    start = time.time()
+    result = train(demo_config(state_dir, max_steps, device))
+    WEIGHTS_DIR.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(result.weights, DEMO_WEIGHTS)
+    manifest = {
+        "file": DEMO_WEIGHTS.name, "sha256": sha256(DEMO_WEIGHTS), "bytes": DEMO_WEIGHTS.stat().st_size,
+        "model": "exda_nano", "trained_on": "the offline demo set: 10 scikit-image photos, 5 synthetic degradations",
+        "steps": result.global_step, "train_seconds_this_call": round(time.time() - start, 1),
+        "command": f"python -m exda_lite.reference demo-weights --max-steps {max_steps}", "commit": git_commit(),
+        "val_psnr": [{"step": int(r["step"]), "val_psnr": r["val_psnr"], "input": r["val_psnr_input"]}
+                     for r in result.val_history],
+        "convergence": converged(result.val_history),
+    }
+    MANIFEST.write_text(json.dumps(manifest, indent=1) + "\n")
+    return manifest
