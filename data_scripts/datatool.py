@@ -58,10 +58,16 @@ GiB = 1 << 30
 class Place:
     """Move the staged files whose relative path matches ``pattern`` (re.search, case-insensitive)
     into ``dest`` under the root. A named group ``keep`` keeps that part of the path below ``dest``;
-    otherwise files are put flat into ``dest``."""
+    otherwise files are put flat into ``dest``.
+
+    ``allow``: when given, only files whose path below ``dest`` (the ``keep`` part, else the file
+    name) is in this set are moved; the others matched but are not part of the benchmark (e.g. the
+    OTS images outside PromptIR's list) and stay in ``staging/``, counted as "not in the list".
+    """
 
     pattern: str
     dest: str
+    allow: frozenset | None = None
 
 
 @dataclass(frozen=True)
@@ -88,12 +94,18 @@ class Source:
 
 @dataclass(frozen=True)
 class Expect:
-    """A folder of the final layout and how many images it must hold (None: not published, >= 1)."""
+    """A folder of the final layout and how many images it must hold (None: not published, >= 1).
+
+    ``names``: when a public list of the folder's files exists, their paths relative to ``folder``;
+    ``verify`` then names every listed file that is missing.
+    """
 
     split: str
     what: str
     folder: str
     count: int | None
+    names: frozenset | None = None
+    optional: bool = False  # an optional source's folder: absent is fine, present must be complete
 
 
 @dataclass(frozen=True)
@@ -105,6 +117,10 @@ class Setting:
     expected: tuple[Expect, ...]
     extra_prepare: object = None  # optional callable(root) run at the end of prepare
     notes: tuple[str, ...] = field(default_factory=tuple)
+    # (degraded folder, clean folder) pairs: verify names every file whose partner is missing
+    pairs: tuple[tuple[str, str], ...] = ()
+    # optional callable(root) -> (problems, warnings), lists of one-line texts; problems fail verify
+    extra_verify: object = None
 
 
 # --------------------------------------------------------------------------- errors
@@ -482,25 +498,41 @@ def stage(source: Source, root: Path) -> Path | None:
                 safe_extract(file, staging / relative.parent / archive_stem(file.name))
             elif file.suffix.lower() in IMAGE_SUFFIXES:
                 (staging / relative).parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy2(file, staging / relative)
+                link_or_copy(file, staging / relative)
     done.touch()
     return staging
+
+
+def link_or_copy(source: Path, dest: Path) -> None:
+    """Hard-link ``source`` to ``dest`` (no extra disk, and fast for 100,000s of files); copy where links fail."""
+    try:
+        os.link(source, dest)
+    except OSError:  # another file system, or too many links to one file
+        shutil.copy2(source, dest)
 
 
 def archive_stem(name: str) -> str:
     return re.sub(r"(\.tar)?\.(zip|tar|tgz|gz|bz2|xz)$", "", name, flags=re.IGNORECASE)
 
 
-def place_files(source: Source, staging: Path, root: Path) -> tuple[dict[str, int], list[str]]:
-    """Move staged images into the layout by ``source.places``; returns (count per dest, unplaced paths)."""
+def place_files(source: Source, staging: Path, root: Path) -> tuple[dict[str, int], list[str], list[str]]:
+    """Move staged images into the layout by ``source.places``.
+
+    Returns (count per dest, unplaced paths, paths matched but left out because a rule's ``allow``
+    list does not name them).
+    """
     placed: dict[str, int] = {p.dest: 0 for p in source.places}
-    unplaced = []
+    unplaced, unlisted = [], []
+    rules = [(re.compile(rule.pattern, flags=re.IGNORECASE), rule) for rule in source.places]
     for file in sorted(p for p in staging.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES):
         relative = file.relative_to(staging).as_posix()
-        for rule in source.places:
-            match = re.search(rule.pattern, relative, flags=re.IGNORECASE)
+        for pattern, rule in rules:
+            match = pattern.search(relative)
             if match:
                 keep = match.groupdict().get("keep")
+                if rule.allow is not None and (keep if keep else file.name) not in rule.allow:
+                    unlisted.append(relative)
+                    break
                 dest = root / rule.dest / (keep if keep else file.name)
                 if not inside(root, os.path.relpath(dest, root)):
                     raise UnsafeArchiveError(f"{relative} would be placed outside {root}")
@@ -511,7 +543,7 @@ def place_files(source: Source, staging: Path, root: Path) -> tuple[dict[str, in
                 break
         else:
             unplaced.append(relative)
-    return placed, unplaced
+    return placed, unplaced, unlisted
 
 
 def do_prepare(setting: Setting, root: Path, only, keep_staging: bool) -> int:
@@ -527,13 +559,16 @@ def do_prepare(setting: Setting, root: Path, only, keep_staging: bool) -> int:
             print(f"[{source.name}] nothing in {root / 'downloads'} yet: run download first"
                   + (" (manual source: see its instructions)" if source.manual else ""))
             continue
-        placed, unplaced = place_files(source, staging, root)
+        placed, unplaced, unlisted = place_files(source, staging, root)
         for dest, count in placed.items():
             print(f"[{source.name}] {count:6d} files -> {dest}")
+        if unlisted:
+            print(f"[{source.name}] {len(unlisted)} images are not in the benchmark's public file list and stay "
+                  f"in {staging}, e.g. {unlisted[:3]}")
         if unplaced:
             print(f"[{source.name}] {len(unplaced)} images matched no rule and stay in {staging}, e.g. "
                   f"{unplaced[:3]}")
-        elif not keep_staging:
+        elif not keep_staging and not unlisted:
             shutil.rmtree(staging)
     if setting.extra_prepare is not None:
         setting.extra_prepare(root)
@@ -543,17 +578,77 @@ def do_prepare(setting: Setting, root: Path, only, keep_staging: bool) -> int:
 
 # --------------------------------------------------------------------------- verify step
 
-def count_images(root: Path, folder: str) -> int:
+def image_files(root: Path, folder: str) -> list[Path]:
     """Images under ``root/folder`` (recursively); ``folder`` may contain glob wildcards."""
     dirs = [p for p in root.glob(folder) if p.is_dir()] if any(c in folder for c in "*?[") else [root / folder]
-    return sum(1 for d in dirs if d.is_dir() for p in d.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+    return [p for d in dirs if d.is_dir() for p in d.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES]
+
+
+def count_images(root: Path, folder: str) -> int:
+    """Images under ``root/folder`` (recursively); ``folder`` may contain glob wildcards."""
+    return len(image_files(root, folder))
+
+
+_SUFFIX_WORDS = r"[_-](rain|rainy|clean|gt|input|target|lq|hq|low|high|blur|sharp)$"
+
+
+def pair_keys(stem: str) -> list[str]:
+    """Names a file's partner may have (the rule of exda_lite.data.layout.pairing_keys): the same stem,
+    ``rain-N`` <-> ``norain-N``, ``X_rain`` <-> ``X_clean``, or the stem minus trailing ``_parts``."""
+    keys = [stem, re.sub(r"^(no)?rain-", "", stem, flags=re.IGNORECASE),
+            re.sub(_SUFFIX_WORDS, "", stem, flags=re.IGNORECASE)]
+    parts = stem.split("_")
+    return keys + ["_".join(parts[:n]) for n in range(len(parts) - 1, 0, -1)]
+
+
+def unpaired(root: Path, degraded: str, clean: str) -> tuple[list[str], list[str]]:
+    """(degraded files with no clean partner, clean files no degraded file uses), as paths under ``root``."""
+    degraded_files, clean_files = image_files(root, degraded), image_files(root, clean)
+    by_key: dict[str, Path] = {}
+    for path in clean_files:
+        for key in pair_keys(path.stem)[:3]:
+            by_key.setdefault(key, path)
+    used, orphans = set(), []
+    for path in degraded_files:
+        partner = next((by_key[k] for k in pair_keys(path.stem) if k in by_key), None)
+        (used.add(partner) if partner else orphans.append(path))
+    return ([p.relative_to(root).as_posix() for p in sorted(orphans)],
+            [p.relative_to(root).as_posix() for p in sorted(set(clean_files) - used)])
+
+
+def missing_names(root: Path, setting: Setting) -> list[str]:
+    """One line per problem that names files: listed files that are absent, files whose partner is absent."""
+    lines = []
+    for e in setting.expected:
+        if e.names is None:
+            continue
+        folder = root / e.folder
+        present = {p.relative_to(folder).as_posix() for p in image_files(root, e.folder)}
+        absent = sorted(e.names - present)
+        if absent:
+            lines.append(f"{e.folder}: {len(absent)} listed file(s) missing: {shown(absent)}")
+    for degraded, clean in setting.pairs:
+        if not image_files(root, degraded) or not image_files(root, clean):
+            continue  # a missing folder is already a MISSING row
+        orphans, lonely = unpaired(root, degraded, clean)
+        if orphans:
+            lines.append(f"{degraded}: {len(orphans)} file(s) whose partner in {clean} is missing: {shown(orphans)}")
+        if lonely:
+            lines.append(f"{clean}: {len(lonely)} file(s) whose partner in {degraded} is missing: {shown(lonely)}")
+    return lines
+
+
+def shown(names: list[str], limit: int = 20) -> str:
+    return ", ".join(names[:limit]) + (f", ... and {len(names) - limit} more" if len(names) > limit else "")
 
 
 def verify_rows(setting: Setting, root: Path) -> list[dict]:
     rows = []
     for e in setting.expected:
         found = count_images(root, e.folder)
-        if found == 0:
+        if found == 0 and e.optional:
+            status = "absent (optional)"
+        elif found == 0:
             status = "MISSING"
         elif e.count is None:
             status = "ok (count not published)"
@@ -584,6 +679,12 @@ def do_verify(setting: Setting, root: Path, check_downloads: bool) -> int:
     print(f"{setting.name}: {setting.description}\nroot: {root}\n")
     print(format_table(rows, ("split", "what", "folder", "expected", "found", "status")))
     bad = [r for r in rows if r["status"].startswith(("MISSING", "INCOMPLETE"))]
+    named = missing_names(root, setting)
+    problems, warnings = setting.extra_verify(root) if setting.extra_verify is not None else ([], [])
+    for line in named + problems:
+        print(f"MISSING {line}" if line in named else f"PROBLEM {line}")
+    for line in warnings:
+        print(f"WARNING {line}")
     status = 0
     if check_downloads:
         checks = verify_downloads(root / "downloads")
@@ -591,9 +692,11 @@ def do_verify(setting: Setting, root: Path, check_downloads: bool) -> int:
         for name, state in checks or [("(no manifest)", "MISSING")]:
             print(f"  {state:8s} {name}")
         status = int(any(state != "ok" for _, state in checks) or not checks)
-    if bad:
+    if bad or named or problems:
         missing_all = len(bad) == len(rows) and all(r["found"] == "0" for r in rows)
         print(f"\n{len(bad)} of {len(rows)} folders missing or incomplete"
+              + (f", {len(named)} file list(s) with missing files" if named else "")
+              + (f", {len(problems)} other problem(s)" if problems else "")
               + (f" - nothing found under {root}" if missing_all else "") + ". Fix with:\n"
               f"  python data_scripts/{setting.name}.py download --root {root}\n"
               f"  python data_scripts/{setting.name}.py prepare --root {root}")

@@ -290,8 +290,10 @@ def rain100l_and_friends() -> dict:
             "Rain100L/test/rain-1.png": png_bytes(40), "Rain100L/test/norain-1.png": png_bytes(41)}),
         "denoise_test.zip": make_zip({"test/CBSD68/0.png": png_bytes(50), "test/Urban100/img_001.png": png_bytes(51),
                                       "test/Kodak/k.png": png_bytes(52)}),
-        "ots.zip": make_zip({"OTS/part1/0001_0.8_0.2.jpg": png_bytes(60), "OTS/part2/0002_1_0.08.jpg": png_bytes(61),
-                             "OTS/clear/0001.jpg": png_bytes(62), "OTS/clear/0002.jpg": png_bytes(63)}),
+        # 0025 and 3068 are in PromptIR's OTS list; 0001 is not (OTS has it, the benchmark does not use it)
+        "ots.zip": make_zip({"OTS/part1/0025_0.8_0.2.jpg": png_bytes(60), "OTS/part2/3068_1_0.08.jpg": png_bytes(61),
+                             "OTS/part1/0001_0.8_0.2.jpg": png_bytes(64), "OTS/clear/0001.jpg": png_bytes(65),
+                             "OTS/clear/0025.jpg": png_bytes(62), "OTS/clear/3068.jpg": png_bytes(63)}),
         "sots.zip": make_zip({"SOTS/outdoor/hazy/0001_0.8_0.2.jpg": png_bytes(70),
                               "SOTS/outdoor/gt/0001.png": png_bytes(71)}),
     }
@@ -307,12 +309,15 @@ def test_3deg_download_prepare_verify_through_a_mirror(host, tmp_path, capsys):
     assert "[denoise_test] 1 images matched no rule" in out and "Kodak/k.png" in out  # reported, not guessed
     assert sorted(p.name for p in (root / "Train/Derain/gt").iterdir()) == ["norain-1.png", "norain-2.png"]
     assert sorted(p.name for p in (root / "test/derain/Rain100L/input").iterdir()) == ["rain-1.png"]
-    assert (root / "Train/Dehaze/synthetic/part2/0002_1_0.08.jpg").exists()
+    assert (root / "Train/Dehaze/synthetic/part2/3068_1_0.08.jpg").exists()
+    assert not (root / "Train/Dehaze/synthetic/part1/0001_0.8_0.2.jpg").exists()  # not in PromptIR's list
+    assert "[ots] 2 images are not in the benchmark's public file list" in out
     assert len(list((root / "Train/Denoise").iterdir())) == 5
     assert main(setting, ["verify", "--root", str(root)]) == 1  # a tiny tree is honestly incomplete
     table = capsys.readouterr().out
     assert re.search(r"\ntrain +Rain100L rainy +Train/Derain/rainy +200 +2 +INCOMPLETE \(198 short\)\n", table)
-    assert re.search(r"\ntrain +OTS clear +Train/Dehaze/original +\? +2 +ok \(count not published\)\n", table)
+    assert re.search(r"\ntrain +OTS clear +Train/Dehaze/original +2061 +2 +INCOMPLETE \(2059 short\)\n", table)
+    assert "MISSING Train/Derain/rainy: 198 listed file(s) missing: rain-10.png, rain-100.png" in table
 
     from exda_lite.data.datasets import AllInOneTest, AllInOneTrain  # the dataset classes read what prepare wrote
 

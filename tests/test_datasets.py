@@ -115,7 +115,8 @@ def test_3deg_denoising_noise_matches_sigma(allinone):
 
 def test_5deg_train_adds_deblur_and_enhance(allinone):
     ds = AllInOneTrain(allinone, "5deg", patch_size=PATCH)
-    assert ds.tasks == ("denoise_25", "derain", "dehaze", "deblur", "enhance")
+    # all three sigmas, as AdaIR's and MoCE-IR's 5-degradation training does (the paper reports sigma 25)
+    assert ds.tasks == ("denoise_15", "denoise_25", "denoise_50", "derain", "dehaze", "deblur", "enhance")
     counts = ds.task_counts()
     assert counts["deblur"] == 5 and counts["enhance"] == 20
     check_paired_patches(ds, [i for i, s in enumerate(ds.samples) if s.task in ("deblur", "enhance")][:8])
