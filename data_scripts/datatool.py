@@ -477,8 +477,22 @@ def safe_extract(archive: Path, target: Path, max_total_bytes: int = 256 * GiB, 
 
 # --------------------------------------------------------------------------- prepare step
 
+def walk_files(folder: Path) -> list[str]:
+    """Every file below ``folder`` as a sorted list of '/'-separated relative paths (os.walk: fast on 100,000s)."""
+    out = []
+    for top, _, files in os.walk(folder):
+        rel = os.path.relpath(top, folder)
+        prefix = "" if rel == "." else rel.replace(os.sep, "/") + "/"
+        out += [prefix + name for name in files]
+    return sorted(out)
+
+
 def stage(source: Source, root: Path) -> Path | None:
-    """Extract a source's download(s) into ``staging/<name>/``; returns that folder (None: nothing downloaded)."""
+    """Extract a source's download(s) into ``staging/<name>/``; returns that folder (None: nothing downloaded).
+
+    Images in placed folders are hard-linked (copied where links fail); only non-image files are probed
+    for being archives (probing every image as a possible tar took minutes on OTS-sized folders).
+    """
     downloads, staging = root / "downloads", root / "staging" / source.name
     done = staging / ".extracted"
     if done.exists():
@@ -487,18 +501,22 @@ def stage(source: Source, root: Path) -> Path | None:
     if not inputs:
         return None
     staging.mkdir(parents=True, exist_ok=True)
+    made = set()
     for item in inputs:
-        files = sorted(p for p in item.rglob("*") if p.is_file()) if item.is_dir() else [item]
-        for file in files:
-            relative = file.relative_to(item) if item.is_dir() else Path(file.name)
-            if file.name.endswith((".part", ".corrupt")):
+        relatives = walk_files(item) if item.is_dir() else [item.name]
+        for relative in relatives:
+            file = item / relative if item.is_dir() else item
+            if relative.endswith((".part", ".corrupt")):
                 continue
-            if archive_kind(file):
-                print(f"  extracting {file.name} ...")
-                safe_extract(file, staging / relative.parent / archive_stem(file.name))
-            elif file.suffix.lower() in IMAGE_SUFFIXES:
-                (staging / relative).parent.mkdir(parents=True, exist_ok=True)
+            if os.path.splitext(relative)[1].lower() in IMAGE_SUFFIXES:
+                parent = os.path.dirname(relative)
+                if parent not in made:
+                    (staging / parent).mkdir(parents=True, exist_ok=True)
+                    made.add(parent)
                 link_or_copy(file, staging / relative)
+            elif archive_kind(file):
+                print(f"  extracting {file.name} ...")
+                safe_extract(file, staging / os.path.dirname(relative) / archive_stem(file.name))
     done.touch()
     return staging
 
@@ -524,21 +542,31 @@ def place_files(source: Source, staging: Path, root: Path) -> tuple[dict[str, in
     placed: dict[str, int] = {p.dest: 0 for p in source.places}
     unplaced, unlisted = [], []
     rules = [(re.compile(rule.pattern, flags=re.IGNORECASE), rule) for rule in source.places]
-    for file in sorted(p for p in staging.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES):
-        relative = file.relative_to(staging).as_posix()
+    made = set()
+    for relative in walk_files(staging):
+        if os.path.splitext(relative)[1].lower() not in IMAGE_SUFFIXES:
+            continue
+        name = relative.rsplit("/", 1)[-1]
         for pattern, rule in rules:
             match = pattern.search(relative)
             if match:
                 keep = match.groupdict().get("keep")
-                if rule.allow is not None and (keep if keep else file.name) not in rule.allow:
+                if rule.allow is not None and (keep if keep else name) not in rule.allow:
                     unlisted.append(relative)
                     break
-                dest = root / rule.dest / (keep if keep else file.name)
-                if not inside(root, os.path.relpath(dest, root)):
+                target = os.path.join(rule.dest, keep if keep else name)
+                if not inside(root, target):
                     raise UnsafeArchiveError(f"{relative} would be placed outside {root}")
-                dest.parent.mkdir(parents=True, exist_ok=True)
-                if not dest.exists():
-                    shutil.move(str(file), str(dest))
+                dest = os.path.join(root, target)
+                parent = os.path.dirname(dest)
+                if parent not in made:
+                    os.makedirs(parent, exist_ok=True)
+                    made.add(parent)
+                if not os.path.exists(dest):
+                    try:
+                        os.rename(os.path.join(staging, relative), dest)
+                    except OSError:  # another file system
+                        shutil.move(os.path.join(staging, relative), dest)
                 placed[rule.dest] += 1
                 break
         else:
@@ -578,10 +606,16 @@ def do_prepare(setting: Setting, root: Path, only, keep_staging: bool) -> int:
 
 # --------------------------------------------------------------------------- verify step
 
-def image_files(root: Path, folder: str) -> list[Path]:
-    """Images under ``root/folder`` (recursively); ``folder`` may contain glob wildcards."""
+def image_files(root: Path, folder: str) -> list[str]:
+    """Images under ``root/folder`` (recursively), as '/'-paths relative to ``root``; ``folder`` may contain
+    glob wildcards."""
     dirs = [p for p in root.glob(folder) if p.is_dir()] if any(c in folder for c in "*?[") else [root / folder]
-    return [p for d in dirs if d.is_dir() for p in d.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES]
+    out = []
+    for d in dirs:
+        if d.is_dir():
+            prefix = d.relative_to(root).as_posix() + "/"
+            out += [prefix + rel for rel in walk_files(d) if os.path.splitext(rel)[1].lower() in IMAGE_SUFFIXES]
+    return out
 
 
 def count_images(root: Path, folder: str) -> int:
@@ -601,40 +635,55 @@ def pair_keys(stem: str) -> list[str]:
     return keys + ["_".join(parts[:n]) for n in range(len(parts) - 1, 0, -1)]
 
 
+def stem_of(path: str) -> str:
+    return os.path.splitext(path.rsplit("/", 1)[-1])[0]
+
+
 def unpaired(root: Path, degraded: str, clean: str) -> tuple[list[str], list[str]]:
     """(degraded files with no clean partner, clean files no degraded file uses), as paths under ``root``."""
     degraded_files, clean_files = image_files(root, degraded), image_files(root, clean)
-    by_key: dict[str, Path] = {}
+    by_key: dict[str, str] = {}
     for path in clean_files:
-        for key in pair_keys(path.stem)[:3]:
+        for key in pair_keys(stem_of(path))[:3]:
             by_key.setdefault(key, path)
     used, orphans = set(), []
     for path in degraded_files:
-        partner = next((by_key[k] for k in pair_keys(path.stem) if k in by_key), None)
+        partner = next((by_key[k] for k in pair_keys(stem_of(path)) if k in by_key), None)
         (used.add(partner) if partner else orphans.append(path))
-    return ([p.relative_to(root).as_posix() for p in sorted(orphans)],
-            [p.relative_to(root).as_posix() for p in sorted(set(clean_files) - used)])
+    return sorted(orphans), sorted(set(clean_files) - used)
 
 
 def missing_names(root: Path, setting: Setting) -> list[str]:
-    """One line per problem that names files: listed files that are absent, files whose partner is absent."""
-    lines = []
+    """Problems that name files: listed files that are absent, files whose partner is absent.
+
+    One line per folder, each naming its first files; every name goes to ``root/verify-missing.txt``.
+    """
+    lines, every = [], []
     for e in setting.expected:
         if e.names is None:
             continue
-        folder = root / e.folder
-        present = {p.relative_to(folder).as_posix() for p in image_files(root, e.folder)}
+        cut = len(e.folder.rstrip("/")) + 1
+        present = {p[cut:] for p in image_files(root, e.folder)}
         absent = sorted(e.names - present)
-        if absent:
+        if absent and present:  # an empty folder is already a MISSING row
             lines.append(f"{e.folder}: {len(absent)} listed file(s) missing: {shown(absent)}")
+            every += [f"{e.folder}/{name}" for name in absent]
     for degraded, clean in setting.pairs:
         if not image_files(root, degraded) or not image_files(root, clean):
             continue  # a missing folder is already a MISSING row
         orphans, lonely = unpaired(root, degraded, clean)
         if orphans:
             lines.append(f"{degraded}: {len(orphans)} file(s) whose partner in {clean} is missing: {shown(orphans)}")
+            every += [f"partner of {name}" for name in orphans]
         if lonely:
             lines.append(f"{clean}: {len(lonely)} file(s) whose partner in {degraded} is missing: {shown(lonely)}")
+            every += [f"partner of {name}" for name in lonely]
+    report = root / "verify-missing.txt"
+    if every:
+        report.write_text("\n".join(every) + "\n")
+        lines.append(f"every missing file is listed in {report}")
+    elif report.exists():
+        report.unlink()
     return lines
 
 
