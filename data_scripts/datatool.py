@@ -487,41 +487,39 @@ def walk_files(folder: Path) -> list[str]:
     return sorted(out)
 
 
-def stage(source: Source, root: Path) -> Path | None:
-    """Extract a source's download(s) into ``staging/<name>/``; returns that folder (None: nothing downloaded).
+def stage(source: Source, root: Path) -> list[tuple[Path, bool]] | None:
+    """Extract a source's archives into ``staging/<name>/``; returns the trees to place files from.
 
-    Images in placed folders are hard-linked (copied where links fail); only non-image files are probed
-    for being archives (probing every image as a possible tar took minutes on OTS-sized folders).
+    Each tree is ``(folder, move)``: ``staging/<name>/`` (extracted archives: files are moved out of
+    it) and, when the source was placed as a folder, ``downloads/<name>/`` itself (its images are
+    hard-linked into the layout, so downloads/ stays whole and no second copy is made). None when
+    nothing was downloaded. Only non-image files are probed for being archives.
     """
     downloads, staging = root / "downloads", root / "staging" / source.name
+    folder = downloads / source.name
+    trees = [(folder, False)] if folder.is_dir() else []
     done = staging / ".extracted"
     if done.exists():
-        return staging
-    inputs = [p for p in (downloads / source.filename, downloads / source.name) if p.exists()]
+        return [(staging, True)] + trees
+    inputs = [p for p in (downloads / source.filename, folder) if p.exists()]
     if not inputs:
         return None
     staging.mkdir(parents=True, exist_ok=True)
-    made = set()
     for item in inputs:
         relatives = walk_files(item) if item.is_dir() else [item.name]
         for relative in relatives:
-            file = item / relative if item.is_dir() else item
-            if relative.endswith((".part", ".corrupt")):
+            ext = os.path.splitext(relative)[1].lower()
+            if relative.endswith((".part", ".corrupt")) or ext in IMAGE_SUFFIXES or relative == "manifest.json":
                 continue
-            if os.path.splitext(relative)[1].lower() in IMAGE_SUFFIXES:
-                parent = os.path.dirname(relative)
-                if parent not in made:
-                    (staging / parent).mkdir(parents=True, exist_ok=True)
-                    made.add(parent)
-                link_or_copy(file, staging / relative)
-            elif archive_kind(file):
+            file = item / relative if item.is_dir() else item
+            if archive_kind(file):
                 print(f"  extracting {file.name} ...")
                 safe_extract(file, staging / os.path.dirname(relative) / archive_stem(file.name))
     done.touch()
-    return staging
+    return [(staging, True)] + trees
 
 
-def link_or_copy(source: Path, dest: Path) -> None:
+def link_or_copy(source, dest) -> None:
     """Hard-link ``source`` to ``dest`` (no extra disk, and fast for 100,000s of files); copy where links fail."""
     try:
         os.link(source, dest)
@@ -533,44 +531,61 @@ def archive_stem(name: str) -> str:
     return re.sub(r"(\.tar)?\.(zip|tar|tgz|gz|bz2|xz)$", "", name, flags=re.IGNORECASE)
 
 
-def place_files(source: Source, staging: Path, root: Path) -> tuple[dict[str, int], list[str], list[str]]:
-    """Move staged images into the layout by ``source.places``.
+def place_files(source: Source, trees, root: Path) -> tuple[dict[str, int], list[str], list[str]]:
+    """Put the images of ``trees`` (``[(folder, move)]``, see :func:`stage`) into the layout by ``source.places``:
+    moved out of ``staging/``, hard-linked (else copied) from a downloaded folder.
 
     Returns (count per dest, unplaced paths, paths matched but left out because a rule's ``allow``
-    list does not name them).
+    list does not name them); paths are relative to their tree.
     """
     placed: dict[str, int] = {p.dest: 0 for p in source.places}
     unplaced, unlisted = [], []
     rules = [(re.compile(rule.pattern, flags=re.IGNORECASE), rule) for rule in source.places]
-    made = set()
-    for relative in walk_files(staging):
-        if os.path.splitext(relative)[1].lower() not in IMAGE_SUFFIXES:
-            continue
-        name = relative.rsplit("/", 1)[-1]
-        for pattern, rule in rules:
-            match = pattern.search(relative)
-            if match:
-                keep = match.groupdict().get("keep")
-                if rule.allow is not None and (keep if keep else name) not in rule.allow:
-                    unlisted.append(relative)
+    made, root_s = set(), str(root)
+    for rule in source.places:
+        if not inside(root, rule.dest):
+            raise UnsafeArchiveError(f"rule {rule.pattern!r} would place files outside {root}")
+    for tree, move in trees:
+        tree_s = str(tree)
+        for relative in walk_files(tree):
+            if os.path.splitext(relative)[1].lower() not in IMAGE_SUFFIXES:
+                continue
+            name = relative.rsplit("/", 1)[-1]
+            for pattern, rule in rules:
+                match = pattern.search(relative)
+                if match:
+                    keep = match.groupdict().get("keep")
+                    if rule.allow is not None and (keep if keep else name) not in rule.allow:
+                        unlisted.append(relative)
+                        break
+                    # keep is part of a path found inside the tree (never absolute, no '..' after safe
+                    # extraction); checked all the same, cheaply
+                    if keep and (keep.startswith("/") or ".." in keep.split("/")):
+                        raise UnsafeArchiveError(f"{relative} would be placed outside {root}")
+                    dest = os.path.join(root_s, rule.dest, keep if keep else name)
+                    parent = os.path.dirname(dest)
+                    if parent not in made:
+                        os.makedirs(parent, exist_ok=True)
+                        made.add(parent)
+                    source_path = os.path.join(tree_s, relative)
+                    if move:
+                        if not os.path.exists(dest):
+                            try:
+                                os.rename(source_path, dest)
+                            except OSError:  # another file system
+                                shutil.move(source_path, dest)
+                    else:
+                        try:
+                            os.link(source_path, dest)
+                        except FileExistsError:
+                            pass
+                        except OSError:  # another file system, or too many links
+                            if not os.path.exists(dest):
+                                shutil.copy2(source_path, dest)
+                    placed[rule.dest] += 1
                     break
-                target = os.path.join(rule.dest, keep if keep else name)
-                if not inside(root, target):
-                    raise UnsafeArchiveError(f"{relative} would be placed outside {root}")
-                dest = os.path.join(root, target)
-                parent = os.path.dirname(dest)
-                if parent not in made:
-                    os.makedirs(parent, exist_ok=True)
-                    made.add(parent)
-                if not os.path.exists(dest):
-                    try:
-                        os.rename(os.path.join(staging, relative), dest)
-                    except OSError:  # another file system
-                        shutil.move(os.path.join(staging, relative), dest)
-                placed[rule.dest] += 1
-                break
-        else:
-            unplaced.append(relative)
+            else:
+                unplaced.append(relative)
     return placed, unplaced, unlisted
 
 
@@ -578,23 +593,25 @@ def do_prepare(setting: Setting, root: Path, only, keep_staging: bool) -> int:
     status = 0
     for source in selected(setting, only):
         try:
-            staging = stage(source, root)
+            trees = stage(source, root)
         except DataToolError as err:
             print(f"[{source.name}] FAILED: {err}", file=sys.stderr)
             status = 1
             continue
-        if staging is None:
+        if trees is None:
             print(f"[{source.name}] nothing in {root / 'downloads'} yet: run download first"
                   + (" (manual source: see its instructions)" if source.manual else ""))
             continue
-        placed, unplaced, unlisted = place_files(source, staging, root)
+        staging = trees[0][0]
+        placed, unplaced, unlisted = place_files(source, trees, root)
+        where = " or ".join(str(tree) for tree, _ in trees)
         for dest, count in placed.items():
             print(f"[{source.name}] {count:6d} files -> {dest}")
         if unlisted:
             print(f"[{source.name}] {len(unlisted)} images are not in the benchmark's public file list and stay "
-                  f"in {staging}, e.g. {unlisted[:3]}")
+                  f"in {where}, e.g. {unlisted[:3]}")
         if unplaced:
-            print(f"[{source.name}] {len(unplaced)} images matched no rule and stay in {staging}, e.g. "
+            print(f"[{source.name}] {len(unplaced)} images matched no rule and stay in {where}, e.g. "
                   f"{unplaced[:3]}")
         elif not keep_staging and not unlisted:
             shutil.rmtree(staging)
@@ -606,9 +623,14 @@ def do_prepare(setting: Setting, root: Path, only, keep_staging: bool) -> int:
 
 # --------------------------------------------------------------------------- verify step
 
+_LISTED: dict = {}  # (root, folder) -> image_files(root, folder), filled only while verify runs
+
+
 def image_files(root: Path, folder: str) -> list[str]:
     """Images under ``root/folder`` (recursively), as '/'-paths relative to ``root``; ``folder`` may contain
     glob wildcards."""
+    if (root, folder) in _LISTED:
+        return _LISTED[root, folder]
     dirs = [p for p in root.glob(folder) if p.is_dir()] if any(c in folder for c in "*?[") else [root / folder]
     out = []
     for d in dirs:
@@ -648,7 +670,8 @@ def unpaired(root: Path, degraded: str, clean: str) -> tuple[list[str], list[str
             by_key.setdefault(key, path)
     used, orphans = set(), []
     for path in degraded_files:
-        partner = next((by_key[k] for k in pair_keys(stem_of(path)) if k in by_key), None)
+        stem = stem_of(path)
+        partner = by_key.get(stem) or next((by_key[k] for k in pair_keys(stem) if k in by_key), None)
         (used.add(partner) if partner else orphans.append(path))
     return sorted(orphans), sorted(set(clean_files) - used)
 
@@ -724,6 +747,18 @@ def format_table(rows: list[dict], columns: tuple[str, ...]) -> str:
 
 
 def do_verify(setting: Setting, root: Path, check_downloads: bool) -> int:
+    _LISTED.clear()
+    for e in setting.expected:  # list each folder once for the counts, the name lists and the pairs
+        _LISTED[root, e.folder] = image_files(root, e.folder)
+    for folder in {f for pair in setting.pairs for f in pair} - {e.folder for e in setting.expected}:
+        _LISTED[root, folder] = image_files(root, folder)
+    try:
+        return verify_report(setting, root, check_downloads)
+    finally:
+        _LISTED.clear()
+
+
+def verify_report(setting: Setting, root: Path, check_downloads: bool) -> int:
     rows = verify_rows(setting, root)
     print(f"{setting.name}: {setting.description}\nroot: {root}\n")
     print(format_table(rows, ("split", "what", "folder", "expected", "found", "status")))

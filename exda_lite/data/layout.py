@@ -9,6 +9,7 @@ fixes it.
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -98,7 +99,10 @@ def describe_found(path: Path) -> str:
 def list_images(folder: Path, setting: str, root: Path, what: str, extensions=IMAGE_EXTENSIONS) -> list[Path]:
     """All images under ``folder`` (recursively, sorted); ``DataLayoutError`` if there are none."""
     folder = Path(folder)
-    files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in extensions) if folder.is_dir() else []
+    files = []
+    for top, _, names in os.walk(folder):  # os.walk and string sorting: fast on 100,000s of files
+        files += [os.path.join(top, name) for name in names if os.path.splitext(name)[1].lower() in extensions]
+    files = [Path(f) for f in sorted(files)]
     if not files:
         state = "is empty (no images)" if folder.is_dir() else "does not exist"
         raise DataLayoutError(f"{setting}: {what}: expected images in {folder}, but it {state}.\n"
