@@ -385,3 +385,50 @@ def test_medical_prepare_makes_mri_low_resolution_slices(tmp_path):
     lq = np.asarray(Image.open(tmp_path / "train/mri/lq/s1.png"))
     assert lq.dtype == np.uint16
     np.testing.assert_allclose(lq / 65535, mri_undersample(hq / 65535.0), atol=1 / 65535)
+
+
+def fill(folder: Path, file_names) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in file_names:
+        (folder / name).touch()
+
+
+def test_raindrop_test_a_is_58_and_test_b_249_is_optional(tmp_path, capsys):
+    setting = load_setting("allweather")
+    counts = {e.folder: (e.count, e.optional) for e in setting.expected}
+    assert counts["test/raindrop/input"] == (58, False) and counts["test/raindrop_b/input"] == (249, True)
+    raindrop_only = dataclasses.replace(setting, expected=tuple(e for e in setting.expected if "raindrop" in e.folder))
+    fill(tmp_path / "test/raindrop/input", [f"{i}_rain.png" for i in range(58)])
+    fill(tmp_path / "test/raindrop/gt", [f"{i}_clean.png" for i in range(58)])
+    assert main(raindrop_only, ["verify", "--root", str(tmp_path)]) == 0  # test_b absent: fine, it is optional
+    assert re.search(r"RainDrop test_b input +test/raindrop_b/input +249 +0 +absent \(optional\)", capsys.readouterr().out)
+    fill(tmp_path / "test/raindrop_b/input", [f"{i}_rain.png" for i in range(200)])  # present but short: fails
+    fill(tmp_path / "test/raindrop_b/gt", [f"{i}_clean.png" for i in range(249)])
+    assert main(raindrop_only, ["verify", "--root", str(tmp_path)]) == 1
+    out = capsys.readouterr().out
+    assert "INCOMPLETE (49 short)" in out and "test/raindrop_b/gt/200_clean.png" in out
+
+
+def test_verify_warns_about_outdoor_rain_training_images_of_test1_backgrounds(tmp_path, capsys):
+    setting = load_setting("allweather")
+    fill(tmp_path / "train/input", ["im_0001_s80_a04.png", "im_0002_s85_a05.png", "scene_00001.jpg"])
+    fill(tmp_path / "test/outdoor_rain/input", ["im_0001_s90_a06.png"])
+    problems, warnings = setting.extra_verify(tmp_path)
+    assert problems == [] and len(warnings) == 1 and "1 training image(s)" in warnings[0]
+    assert "im_0001_s80_a04.png" in warnings[0] and "im_0002" not in warnings[0]
+
+
+def test_medical_verify_checks_the_patient_split_and_leakage(tmp_path):
+    medical = load_setting("medical")
+    from exda_lite.data.layout import AMIR_PATIENT_SPLITS
+
+    assert medical.extra_verify.__globals__["PATIENT_SPLITS"] == AMIR_PATIENT_SPLITS  # one table, two copies
+    patients = [f"L{i:03d}" for i in range(10)]
+    for split, chosen in (("train", patients[:8]), ("val", patients[8:9]), ("test", patients[9:])):
+        fill(tmp_path / split / "ct/hq", [f"{p}_0001.png" for p in chosen])
+    problems, _ = medical.extra_verify(tmp_path)
+    assert problems == []  # 8/1/1 patients, none shared
+    fill(tmp_path / "test/ct/hq", ["L000_0002.png"])  # a training patient in the test split
+    problems, _ = medical.extra_verify(tmp_path)
+    assert any("L000" in p and "leakage" in p for p in problems)
+    assert any("are 8/1/2" in p and "split is 8/1/1" in p for p in problems)
