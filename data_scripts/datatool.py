@@ -9,7 +9,9 @@ Folders under ``--root`` (default ``$EXDA_DATA/<subdir>``, else ``~/.cache/exda-
 the rule of ``exda_lite.course.notebook.default_data_dir``):
 
 * ``downloads/``  what was fetched, plus ``manifest.json``: sha256, size and origin of every file
-* ``staging/``    archives extracted, one folder per source (delete it after ``prepare``)
+* ``staging/``    archives extracted, one folder per source (delete it after ``prepare``); images of
+  sources placed as folders are hard-linked from ``downloads/`` into the layout instead
+* ``verify-missing.txt``  written by ``verify``: every missing file it could name
 * everything else: the layout the dataset classes in ``exda_lite.data.datasets`` read
 
 Downloads: Google Drive through gdown, other hosts through urllib with HTTP Range resume
@@ -18,7 +20,9 @@ fetches every source as ``URL/<filename>`` instead (a lab mirror, or the tests' 
 server). ``--manifest FILE`` checks each fetched file against the sha256 recorded by
 another machine. Sources with no automatic download print exact instructions.
 
-Extraction refuses, before writing anything: members with absolute paths or ``..`` that
+Public name lists (``lists/``, via ``names.py``) restrict what ``prepare`` places (``Place.allow``) and let
+``verify`` name missing files (``Expect.names``); ``Setting.pairs`` lets it name files whose partner is
+missing. Extraction refuses, before writing anything: members with absolute paths or ``..`` that
 would land outside the target, links pointing outside it, device files, and absurd sizes
 (total, per member, compression ratio, free disk).
 

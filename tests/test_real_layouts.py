@@ -152,6 +152,11 @@ def test_real_tree_prepares_verifies_and_loads(setting, trees, capsys):
     if setting in ("3deg", "5deg"):
         train = AllInOneTrain(root, setting, patch_size=8)
         assert len(train) == promptir_epoch(root, five=setting == "5deg")
+        # PromptIR keeps the Denoise files whose exact name is a line of its list: denoise.txt's names match all
+        # 5,144; a list whose lines carry folders (a PromptIR fork's denoise_airnet.txt: noise/mix/00001.bmp) none
+        present = set(listdir(root / "Train/Denoise"))
+        assert len(present & names.denoise_train()) == 5144
+        assert not present & {f"noise/mix/{name}" for name in names.wed()}
         counts = train.task_counts()
         assert counts["derain"] == 24000 and counts["dehaze"] == 72135 and counts["denoise_25"] == 3 * 5144
         if setting == "5deg":
