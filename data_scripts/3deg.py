@@ -3,7 +3,7 @@
 Layout (PromptIR's; read by exda_lite.data.datasets.AllInOneTrain / AllInOneTest):
     Train/Denoise/*                           BSD400 + WED clean images (noise added on the fly)
     Train/Derain/{rainy,gt}/                  rain-N.png / norain-N.png
-    Train/Dehaze/{synthetic/partK,original}/  XXXX_A_B.jpg / XXXX.jpg
+    Train/Dehaze/{synthetic/partK,original}/  XXXX_A_B.jpg / XXXX.jpg  (PromptIR's 72,135 / 2,061 only)
     test/denoise/{bsd68,urban100}/            clean images (test noise: seed 0)
     test/derain/Rain100L/{input,target}/
     test/dehaze/{input,target}/               SOTS outdoor
@@ -13,6 +13,7 @@ Usage: python data_scripts/3deg.py {download,prepare,verify} [--root ROOT]
 
 import sys
 
+import names
 from datatool import Expect, Place, Setting, Source, main
 
 IMG = r"\.(png|jpe?g|bmp|tif)$"
@@ -31,6 +32,9 @@ SOURCES = (
         Place(r"train.*/rain-\d+" + IMG, "Train/Derain/rainy"),
         Place(r"test.*/norain-\d+" + IMG, "test/derain/Rain100L/target"),
         Place(r"test.*/rain-\d+" + IMG, "test/derain/Rain100L/input"),
+        # the JORDER release keeps the test pairs in a folder named after the set: Rain100L/{rain,norain}-N
+        Place(r"(^|/)rain100l/norain-\d+" + IMG, "test/derain/Rain100L/target"),
+        Place(r"(^|/)rain100l/rain-\d+" + IMG, "test/derain/Rain100L/input"),
         Place(r"(?P<keep>(Train|test)/.+)$", "."),  # already in the PromptIR layout
     ), gdrive_folder="1-_Tw-LHJF4vh8fpogKgZx1EQ9MhsJI_f", size="~150 MB", licence="Rain100L: research use"),
     Source("denoise_test", "Restormer's test bundle: CBSD68 (68) and Urban100 (100)", "denoise_test.zip", (
@@ -38,9 +42,11 @@ SOURCES = (
         Place(r"urban100/[^/]+" + IMG, "test/denoise/urban100"),
     ), gdrive_file="1mwMLt-niNqcQpfN_ZduG9j4k6P_ZkOl0", size="~300 MB",
         licence="BSD: non-commercial research; Urban100: research use"),
-    Source("ots", "RESIDE-beta OTS: part1..part4 hazy (72,135) + clear originals", "ots.zip", (
-        Place(r"(?P<keep>part\d+/\d+_[\d.]+_[\d.]+\.(jpg|png))$", "Train/Dehaze/synthetic"),
-        Place(r"(clear|gt|original)[^/]*/\d+\.(jpg|png)$", "Train/Dehaze/original"),
+    # OTS has 313,950 hazy images of 8,970 clear ones; the benchmark uses the 72,135 / 2,061 of PromptIR's
+    # list (lists/ots_promptir.txt): only those are placed, the rest stay in staging/ (reported)
+    Source("ots", "RESIDE-beta OTS: part1..part4 hazy (72,135 of them) + clear originals (2,061)", "ots.zip", (
+        Place(r"(?P<keep>part\d+/\d+_[\d.]+_[\d.]+\.(jpg|png))$", "Train/Dehaze/synthetic", allow=names.ots_hazy()),
+        Place(r"(clear|gt|original)[^/]*/\d+\.(jpg|png)$", "Train/Dehaze/original", allow=names.ots_clear()),
     ), manual=f"{RESIDE} Download OTS (the hazy parts 1-4 and the clear images).", size="~40 GB",
         licence="RESIDE: non-commercial research"),
     Source("sots", "RESIDE SOTS outdoor test (500 pairs)", "sots.zip", (
@@ -56,11 +62,11 @@ SOURCES = (
 )
 
 EXPECTED = (
-    Expect("train", "Denoise: BSD400 + WED", "Train/Denoise", 5144),
-    Expect("train", "Rain100L rainy", "Train/Derain/rainy", 200),
-    Expect("train", "Rain100L gt", "Train/Derain/gt", 200),
-    Expect("train", "OTS hazy (part1-4)", "Train/Dehaze/synthetic", 72135),
-    Expect("train", "OTS clear", "Train/Dehaze/original", None),
+    Expect("train", "Denoise: BSD400 + WED", "Train/Denoise", 5144, names.denoise_train()),
+    Expect("train", "Rain100L rainy", "Train/Derain/rainy", 200, names.rain100l_rainy()),
+    Expect("train", "Rain100L gt", "Train/Derain/gt", 200, names.rain100l_gt()),
+    Expect("train", "OTS hazy (part1-4)", "Train/Dehaze/synthetic", 72135, names.ots_hazy()),
+    Expect("train", "OTS clear", "Train/Dehaze/original", 2061, names.ots_clear()),
     Expect("test", "CBSD68", "test/denoise/bsd68", 68),
     Expect("test", "Urban100", "test/denoise/urban100", 100),
     Expect("test", "Rain100L input", "test/derain/Rain100L/input", 100),
@@ -69,7 +75,11 @@ EXPECTED = (
     Expect("test", "SOTS outdoor target", "test/dehaze/target", 500),
 )
 
-SETTING = Setting("3deg", "allinone", "All-in-one, 3 degradations (noise, rain, haze)", SOURCES, EXPECTED)
+PAIRS = (("Train/Derain/rainy", "Train/Derain/gt"), ("Train/Dehaze/synthetic", "Train/Dehaze/original"),
+         ("test/derain/Rain100L/input", "test/derain/Rain100L/target"), ("test/dehaze/input", "test/dehaze/target"))
+
+SETTING = Setting("3deg", "allinone", "All-in-one, 3 degradations (noise, rain, haze)", SOURCES, EXPECTED,
+                  pairs=PAIRS)
 
 if __name__ == "__main__":
     sys.exit(main(SETTING))

@@ -52,8 +52,11 @@ EXPECTED = THREE.expected + (
     Expect("test", "LOL-v1 target", "test/enhance/target", 15),
 )
 
+PAIRS = THREE.pairs + (("Train/Deblur/blur", "Train/Deblur/sharp"), ("Train/Enhance/low", "Train/Enhance/gt"),
+                       ("test/deblur/input", "test/deblur/target"), ("test/enhance/input", "test/enhance/target"))
+
 SETTING = Setting("5deg", "allinone", "All-in-one, 5 degradations (noise, rain, haze, blur, low light)",
-                  SOURCES, EXPECTED)
+                  SOURCES, EXPECTED, pairs=PAIRS)
 
 if __name__ == "__main__":
     sys.exit(main(SETTING))

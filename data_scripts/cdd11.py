@@ -28,8 +28,10 @@ SOURCES = (
 EXPECTED = tuple(Expect("train", f"{kind}", f"train/{kind}", 1183) for kind in ("clear",) + TYPES) + tuple(
     Expect("test", f"{kind}", f"test/{kind}", None) for kind in ("clear",) + TYPES)
 
+PAIRS = tuple((f"{split}/{kind}", f"{split}/clear") for split in ("train", "test") for kind in TYPES)
+
 SETTING = Setting("cdd11", "cdd11", "CDD11: 11 single and composite degradations (1,183 training images per type)",
-                  SOURCES, EXPECTED)
+                  SOURCES, EXPECTED, pairs=PAIRS)
 
 if __name__ == "__main__":
     sys.exit(main(SETTING))

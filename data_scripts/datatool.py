@@ -9,7 +9,9 @@ Folders under ``--root`` (default ``$EXDA_DATA/<subdir>``, else ``~/.cache/exda-
 the rule of ``exda_lite.course.notebook.default_data_dir``):
 
 * ``downloads/``  what was fetched, plus ``manifest.json``: sha256, size and origin of every file
-* ``staging/``    archives extracted, one folder per source (delete it after ``prepare``)
+* ``staging/``    archives extracted, one folder per source (delete it after ``prepare``); images of
+  sources placed as folders are hard-linked from ``downloads/`` into the layout instead
+* ``verify-missing.txt``  written by ``verify``: every missing file it could name
 * everything else: the layout the dataset classes in ``exda_lite.data.datasets`` read
 
 Downloads: Google Drive through gdown, other hosts through urllib with HTTP Range resume
@@ -18,7 +20,9 @@ fetches every source as ``URL/<filename>`` instead (a lab mirror, or the tests' 
 server). ``--manifest FILE`` checks each fetched file against the sha256 recorded by
 another machine. Sources with no automatic download print exact instructions.
 
-Extraction refuses, before writing anything: members with absolute paths or ``..`` that
+Public name lists (``lists/``, via ``names.py``) restrict what ``prepare`` places (``Place.allow``) and let
+``verify`` name missing files (``Expect.names``); ``Setting.pairs`` lets it name files whose partner is
+missing. Extraction refuses, before writing anything: members with absolute paths or ``..`` that
 would land outside the target, links pointing outside it, device files, and absurd sizes
 (total, per member, compression ratio, free disk).
 
@@ -58,10 +62,16 @@ GiB = 1 << 30
 class Place:
     """Move the staged files whose relative path matches ``pattern`` (re.search, case-insensitive)
     into ``dest`` under the root. A named group ``keep`` keeps that part of the path below ``dest``;
-    otherwise files are put flat into ``dest``."""
+    otherwise files are put flat into ``dest``.
+
+    ``allow``: when given, only files whose path below ``dest`` (the ``keep`` part, else the file
+    name) is in this set are moved; the others matched but are not part of the benchmark (e.g. the
+    OTS images outside PromptIR's list) and stay in ``staging/``, counted as "not in the list".
+    """
 
     pattern: str
     dest: str
+    allow: frozenset | None = None
 
 
 @dataclass(frozen=True)
@@ -88,12 +98,18 @@ class Source:
 
 @dataclass(frozen=True)
 class Expect:
-    """A folder of the final layout and how many images it must hold (None: not published, >= 1)."""
+    """A folder of the final layout and how many images it must hold (None: not published, >= 1).
+
+    ``names``: when a public list of the folder's files exists, their paths relative to ``folder``;
+    ``verify`` then names every listed file that is missing.
+    """
 
     split: str
     what: str
     folder: str
     count: int | None
+    names: frozenset | None = None
+    optional: bool = False  # an optional source's folder: absent is fine, present must be complete
 
 
 @dataclass(frozen=True)
@@ -105,6 +121,10 @@ class Setting:
     expected: tuple[Expect, ...]
     extra_prepare: object = None  # optional callable(root) run at the end of prepare
     notes: tuple[str, ...] = field(default_factory=tuple)
+    # (degraded folder, clean folder) pairs: verify names every file whose partner is missing
+    pairs: tuple[tuple[str, str], ...] = ()
+    # optional callable(root) -> (problems, warnings), lists of one-line texts; problems fail verify
+    extra_verify: object = None
 
 
 # --------------------------------------------------------------------------- errors
@@ -461,79 +481,143 @@ def safe_extract(archive: Path, target: Path, max_total_bytes: int = 256 * GiB, 
 
 # --------------------------------------------------------------------------- prepare step
 
-def stage(source: Source, root: Path) -> Path | None:
-    """Extract a source's download(s) into ``staging/<name>/``; returns that folder (None: nothing downloaded)."""
+def walk_files(folder: Path) -> list[str]:
+    """Every file below ``folder`` as a sorted list of '/'-separated relative paths (os.walk: fast on 100,000s)."""
+    out = []
+    for top, _, files in os.walk(folder):
+        rel = os.path.relpath(top, folder)
+        prefix = "" if rel == "." else rel.replace(os.sep, "/") + "/"
+        out += [prefix + name for name in files]
+    return sorted(out)
+
+
+def stage(source: Source, root: Path) -> list[tuple[Path, bool]] | None:
+    """Extract a source's archives into ``staging/<name>/``; returns the trees to place files from.
+
+    Each tree is ``(folder, move)``: ``staging/<name>/`` (extracted archives: files are moved out of
+    it) and, when the source was placed as a folder, ``downloads/<name>/`` itself (its images are
+    hard-linked into the layout, so downloads/ stays whole and no second copy is made). None when
+    nothing was downloaded. Only non-image files are probed for being archives.
+    """
     downloads, staging = root / "downloads", root / "staging" / source.name
+    folder = downloads / source.name
+    trees = [(folder, False)] if folder.is_dir() else []
     done = staging / ".extracted"
     if done.exists():
-        return staging
-    inputs = [p for p in (downloads / source.filename, downloads / source.name) if p.exists()]
+        return [(staging, True)] + trees
+    inputs = [p for p in (downloads / source.filename, folder) if p.exists()]
     if not inputs:
         return None
     staging.mkdir(parents=True, exist_ok=True)
     for item in inputs:
-        files = sorted(p for p in item.rglob("*") if p.is_file()) if item.is_dir() else [item]
-        for file in files:
-            relative = file.relative_to(item) if item.is_dir() else Path(file.name)
-            if file.name.endswith((".part", ".corrupt")):
+        relatives = walk_files(item) if item.is_dir() else [item.name]
+        for relative in relatives:
+            ext = os.path.splitext(relative)[1].lower()
+            if relative.endswith((".part", ".corrupt")) or ext in IMAGE_SUFFIXES or relative == "manifest.json":
                 continue
+            file = item / relative if item.is_dir() else item
             if archive_kind(file):
                 print(f"  extracting {file.name} ...")
-                safe_extract(file, staging / relative.parent / archive_stem(file.name))
-            elif file.suffix.lower() in IMAGE_SUFFIXES:
-                (staging / relative).parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy2(file, staging / relative)
+                safe_extract(file, staging / os.path.dirname(relative) / archive_stem(file.name))
     done.touch()
-    return staging
+    return [(staging, True)] + trees
+
+
+def link_or_copy(source, dest) -> None:
+    """Hard-link ``source`` to ``dest`` (no extra disk, and fast for 100,000s of files); copy where links fail."""
+    try:
+        os.link(source, dest)
+    except OSError:  # another file system, or too many links to one file
+        shutil.copy2(source, dest)
 
 
 def archive_stem(name: str) -> str:
     return re.sub(r"(\.tar)?\.(zip|tar|tgz|gz|bz2|xz)$", "", name, flags=re.IGNORECASE)
 
 
-def place_files(source: Source, staging: Path, root: Path) -> tuple[dict[str, int], list[str]]:
-    """Move staged images into the layout by ``source.places``; returns (count per dest, unplaced paths)."""
+def place_files(source: Source, trees, root: Path) -> tuple[dict[str, int], list[str], list[str]]:
+    """Put the images of ``trees`` (``[(folder, move)]``, see :func:`stage`) into the layout by ``source.places``:
+    moved out of ``staging/``, hard-linked (else copied) from a downloaded folder.
+
+    Returns (count per dest, unplaced paths, paths matched but left out because a rule's ``allow``
+    list does not name them); paths are relative to their tree.
+    """
     placed: dict[str, int] = {p.dest: 0 for p in source.places}
-    unplaced = []
-    for file in sorted(p for p in staging.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES):
-        relative = file.relative_to(staging).as_posix()
-        for rule in source.places:
-            match = re.search(rule.pattern, relative, flags=re.IGNORECASE)
-            if match:
-                keep = match.groupdict().get("keep")
-                dest = root / rule.dest / (keep if keep else file.name)
-                if not inside(root, os.path.relpath(dest, root)):
-                    raise UnsafeArchiveError(f"{relative} would be placed outside {root}")
-                dest.parent.mkdir(parents=True, exist_ok=True)
-                if not dest.exists():
-                    shutil.move(str(file), str(dest))
-                placed[rule.dest] += 1
-                break
-        else:
-            unplaced.append(relative)
-    return placed, unplaced
+    unplaced, unlisted = [], []
+    rules = [(re.compile(rule.pattern, flags=re.IGNORECASE), rule) for rule in source.places]
+    made, root_s = set(), str(root)
+    for rule in source.places:
+        if not inside(root, rule.dest):
+            raise UnsafeArchiveError(f"rule {rule.pattern!r} would place files outside {root}")
+    for tree, move in trees:
+        tree_s = str(tree)
+        for relative in walk_files(tree):
+            if os.path.splitext(relative)[1].lower() not in IMAGE_SUFFIXES:
+                continue
+            name = relative.rsplit("/", 1)[-1]
+            for pattern, rule in rules:
+                match = pattern.search(relative)
+                if match:
+                    keep = match.groupdict().get("keep")
+                    if rule.allow is not None and (keep if keep else name) not in rule.allow:
+                        unlisted.append(relative)
+                        break
+                    # keep is part of a path found inside the tree (never absolute, no '..' after safe
+                    # extraction); checked all the same, cheaply
+                    if keep and (keep.startswith("/") or ".." in keep.split("/")):
+                        raise UnsafeArchiveError(f"{relative} would be placed outside {root}")
+                    dest = os.path.join(root_s, rule.dest, keep if keep else name)
+                    parent = os.path.dirname(dest)
+                    if parent not in made:
+                        os.makedirs(parent, exist_ok=True)
+                        made.add(parent)
+                    source_path = os.path.join(tree_s, relative)
+                    if move:
+                        if not os.path.exists(dest):
+                            try:
+                                os.rename(source_path, dest)
+                            except OSError:  # another file system
+                                shutil.move(source_path, dest)
+                    else:
+                        try:
+                            os.link(source_path, dest)
+                        except FileExistsError:
+                            pass
+                        except OSError:  # another file system, or too many links
+                            if not os.path.exists(dest):
+                                shutil.copy2(source_path, dest)
+                    placed[rule.dest] += 1
+                    break
+            else:
+                unplaced.append(relative)
+    return placed, unplaced, unlisted
 
 
 def do_prepare(setting: Setting, root: Path, only, keep_staging: bool) -> int:
     status = 0
     for source in selected(setting, only):
         try:
-            staging = stage(source, root)
+            trees = stage(source, root)
         except DataToolError as err:
             print(f"[{source.name}] FAILED: {err}", file=sys.stderr)
             status = 1
             continue
-        if staging is None:
+        if trees is None:
             print(f"[{source.name}] nothing in {root / 'downloads'} yet: run download first"
                   + (" (manual source: see its instructions)" if source.manual else ""))
             continue
-        placed, unplaced = place_files(source, staging, root)
+        staging = trees[0][0]
+        placed, unplaced, unlisted = place_files(source, trees, root)
+        where = " or ".join(str(tree) for tree, _ in trees)
         for dest, count in placed.items():
             print(f"[{source.name}] {count:6d} files -> {dest}")
+        if unlisted:
+            print(f"[{source.name}] {len(unlisted)} images are not in the benchmark's public file list and stay "
+                  f"in {where}, e.g. {unlisted[:3]}")
         if unplaced:
-            print(f"[{source.name}] {len(unplaced)} images matched no rule and stay in {staging}, e.g. "
+            print(f"[{source.name}] {len(unplaced)} images matched no rule and stay in {where}, e.g. "
                   f"{unplaced[:3]}")
-        elif not keep_staging:
+        elif not keep_staging and not unlisted:
             shutil.rmtree(staging)
     if setting.extra_prepare is not None:
         setting.extra_prepare(root)
@@ -543,17 +627,104 @@ def do_prepare(setting: Setting, root: Path, only, keep_staging: bool) -> int:
 
 # --------------------------------------------------------------------------- verify step
 
+_LISTED: dict = {}  # (root, folder) -> image_files(root, folder), filled only while verify runs
+
+
+def image_files(root: Path, folder: str) -> list[str]:
+    """Images under ``root/folder`` (recursively), as '/'-paths relative to ``root``; ``folder`` may contain
+    glob wildcards."""
+    if (root, folder) in _LISTED:
+        return _LISTED[root, folder]
+    dirs = [p for p in root.glob(folder) if p.is_dir()] if any(c in folder for c in "*?[") else [root / folder]
+    out = []
+    for d in dirs:
+        if d.is_dir():
+            prefix = d.relative_to(root).as_posix() + "/"
+            out += [prefix + rel for rel in walk_files(d) if os.path.splitext(rel)[1].lower() in IMAGE_SUFFIXES]
+    return out
+
+
 def count_images(root: Path, folder: str) -> int:
     """Images under ``root/folder`` (recursively); ``folder`` may contain glob wildcards."""
-    dirs = [p for p in root.glob(folder) if p.is_dir()] if any(c in folder for c in "*?[") else [root / folder]
-    return sum(1 for d in dirs if d.is_dir() for p in d.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+    return len(image_files(root, folder))
+
+
+_SUFFIX_WORDS = r"[_-](rain|rainy|clean|gt|input|target|lq|hq|low|high|blur|sharp)$"
+
+
+def pair_keys(stem: str) -> list[str]:
+    """Names a file's partner may have (the rule of exda_lite.data.layout.pairing_keys): the same stem,
+    ``rain-N`` <-> ``norain-N``, ``X_rain`` <-> ``X_clean``, or the stem minus trailing ``_parts``."""
+    keys = [stem, re.sub(r"^(no)?rain-", "", stem, flags=re.IGNORECASE),
+            re.sub(_SUFFIX_WORDS, "", stem, flags=re.IGNORECASE)]
+    parts = stem.split("_")
+    return keys + ["_".join(parts[:n]) for n in range(len(parts) - 1, 0, -1)]
+
+
+def stem_of(path: str) -> str:
+    return os.path.splitext(path.rsplit("/", 1)[-1])[0]
+
+
+def unpaired(root: Path, degraded: str, clean: str) -> tuple[list[str], list[str]]:
+    """(degraded files with no clean partner, clean files no degraded file uses), as paths under ``root``."""
+    degraded_files, clean_files = image_files(root, degraded), image_files(root, clean)
+    by_key: dict[str, str] = {}
+    for path in clean_files:
+        for key in pair_keys(stem_of(path))[:3]:
+            by_key.setdefault(key, path)
+    used, orphans = set(), []
+    for path in degraded_files:
+        stem = stem_of(path)
+        partner = by_key.get(stem) or next((by_key[k] for k in pair_keys(stem) if k in by_key), None)
+        (used.add(partner) if partner else orphans.append(path))
+    return sorted(orphans), sorted(set(clean_files) - used)
+
+
+def missing_names(root: Path, setting: Setting) -> list[str]:
+    """Problems that name files: listed files that are absent, files whose partner is absent.
+
+    One line per folder, each naming its first files; every name goes to ``root/verify-missing.txt``.
+    """
+    lines, every = [], []
+    for e in setting.expected:
+        if e.names is None:
+            continue
+        cut = len(e.folder.rstrip("/")) + 1
+        present = {p[cut:] for p in image_files(root, e.folder)}
+        absent = sorted(e.names - present)
+        if absent and present:  # an empty folder is already a MISSING row
+            lines.append(f"{e.folder}: {len(absent)} listed file(s) missing: {shown(absent)}")
+            every += [f"{e.folder}/{name}" for name in absent]
+    for degraded, clean in setting.pairs:
+        if not image_files(root, degraded) or not image_files(root, clean):
+            continue  # a missing folder is already a MISSING row
+        orphans, lonely = unpaired(root, degraded, clean)
+        if orphans:
+            lines.append(f"{degraded}: {len(orphans)} file(s) whose partner in {clean} is missing: {shown(orphans)}")
+            every += [f"partner of {name}" for name in orphans]
+        if lonely:
+            lines.append(f"{clean}: {len(lonely)} file(s) whose partner in {degraded} is missing: {shown(lonely)}")
+            every += [f"partner of {name}" for name in lonely]
+    report = root / "verify-missing.txt"
+    if every:
+        report.write_text("\n".join(every) + "\n")
+        lines.append(f"every missing file is listed in {report}")
+    elif report.exists():
+        report.unlink()
+    return lines
+
+
+def shown(names: list[str], limit: int = 20) -> str:
+    return ", ".join(names[:limit]) + (f", ... and {len(names) - limit} more" if len(names) > limit else "")
 
 
 def verify_rows(setting: Setting, root: Path) -> list[dict]:
     rows = []
     for e in setting.expected:
         found = count_images(root, e.folder)
-        if found == 0:
+        if found == 0 and e.optional:
+            status = "absent (optional)"
+        elif found == 0:
             status = "MISSING"
         elif e.count is None:
             status = "ok (count not published)"
@@ -580,10 +751,28 @@ def format_table(rows: list[dict], columns: tuple[str, ...]) -> str:
 
 
 def do_verify(setting: Setting, root: Path, check_downloads: bool) -> int:
+    _LISTED.clear()
+    for e in setting.expected:  # list each folder once for the counts, the name lists and the pairs
+        _LISTED[root, e.folder] = image_files(root, e.folder)
+    for folder in {f for pair in setting.pairs for f in pair} - {e.folder for e in setting.expected}:
+        _LISTED[root, folder] = image_files(root, folder)
+    try:
+        return verify_report(setting, root, check_downloads)
+    finally:
+        _LISTED.clear()
+
+
+def verify_report(setting: Setting, root: Path, check_downloads: bool) -> int:
     rows = verify_rows(setting, root)
     print(f"{setting.name}: {setting.description}\nroot: {root}\n")
     print(format_table(rows, ("split", "what", "folder", "expected", "found", "status")))
     bad = [r for r in rows if r["status"].startswith(("MISSING", "INCOMPLETE"))]
+    named = missing_names(root, setting)
+    problems, warnings = setting.extra_verify(root) if setting.extra_verify is not None else ([], [])
+    for line in named + problems:
+        print(f"MISSING {line}" if line in named else f"PROBLEM {line}")
+    for line in warnings:
+        print(f"WARNING {line}")
     status = 0
     if check_downloads:
         checks = verify_downloads(root / "downloads")
@@ -591,9 +780,11 @@ def do_verify(setting: Setting, root: Path, check_downloads: bool) -> int:
         for name, state in checks or [("(no manifest)", "MISSING")]:
             print(f"  {state:8s} {name}")
         status = int(any(state != "ok" for _, state in checks) or not checks)
-    if bad:
+    if bad or named or problems:
         missing_all = len(bad) == len(rows) and all(r["found"] == "0" for r in rows)
         print(f"\n{len(bad)} of {len(rows)} folders missing or incomplete"
+              + (f", {len(named)} file list(s) with missing files" if named else "")
+              + (f", {len(problems)} other problem(s)" if problems else "")
               + (f" - nothing found under {root}" if missing_all else "") + ". Fix with:\n"
               f"  python data_scripts/{setting.name}.py download --root {root}\n"
               f"  python data_scripts/{setting.name}.py prepare --root {root}")

@@ -5,6 +5,12 @@ Layout (ours, read by exda_lite.data.datasets.MedicalAMIR; grayscale PNG 8/16-bi
     {train,val,test}/ct/{lq,hq}/    AAPM-Mayo quarter-dose / full-dose slices (18,531 / 128 / 211)
     {train,val,test}/pet/{lq,hq}/   low-count / full-count PET slices
 
+Slice files are named PATIENT_SLICE.ext (e.g. IXI002-Guys-0828_045.png, L067_0001.png): the
+patient is the name up to its last "_". The paper splits by patient (App. A.1): MRI 405/59/114
+IXI volumes (one T2 volume per subject), CT 8/1/1 patients, PET 120/10/29 patients.
+``verify`` counts the patients of every split against these and fails when a patient occurs in
+two splits (leakage); names without a "_" cannot be checked and get a warning.
+
 The AMIR bundle is on Baidu only and the CT originals need a registration, so everything
 here is manual. prepare places files already in the layout above, and builds missing MRI
 lq slices from the hq ones with exda_lite.data.degradations.mri_undersample (the paper's
@@ -38,6 +44,42 @@ SOURCES = (
 )
 
 SPLITS = (("train", None, 18531), ("val", None, 128), ("test", None, 211))
+PATIENT_SPLITS = {"mri": (405, 59, 114), "ct": (8, 1, 1), "pet": (120, 10, 29)}
+"""Patients (volumes) per train/val/test split, App. A.1; the same table as exda_lite.data.layout.AMIR_PATIENT_SPLITS."""
+SPLIT_NAMES = ("train", "val", "test")
+SUFFIXES = (".png", ".tif", ".npy")
+
+
+def patient_of(stem: str) -> str | None:
+    """PATIENT of a PATIENT_SLICE file stem, None without a "_"."""
+    return stem.rsplit("_", 1)[0] if "_" in stem else None
+
+
+def check_patients(root: Path) -> tuple[list[str], list[str]]:
+    """(problems, warnings): patient counts per split vs the paper's, and patients found in two splits."""
+    problems, warnings = [], []
+    for task, counts in PATIENT_SPLITS.items():
+        seen: dict[str, set] = {}
+        unnamed = 0
+        for split in SPLIT_NAMES:
+            folder = root / split / task / "hq"
+            files = [p for p in folder.iterdir() if p.suffix.lower() in SUFFIXES] if folder.is_dir() else []
+            patients = {patient_of(p.stem) for p in files}
+            unnamed += None in patients
+            seen[split] = patients - {None}
+        if unnamed:
+            warnings.append(f"{task}: some slice names have no PATIENT_ prefix; the patient split cannot be checked")
+            continue
+        for a, b in (("train", "val"), ("train", "test"), ("val", "test")):
+            leaked = sorted(seen[a] & seen[b])
+            if leaked:
+                problems.append(f"{task}: patient(s) in both {a} and {b} (leakage): {', '.join(leaked[:10])}")
+        found = tuple(len(seen[split]) for split in SPLIT_NAMES)
+        if any(found) and found != counts:
+            problems.append(f"{task}: patients per train/val/test are {found[0]}/{found[1]}/{found[2]}, "
+                            f"the paper's split is {counts[0]}/{counts[1]}/{counts[2]}")
+    return problems, warnings
+
 EXPECTED = tuple(Expect(split, f"{task} {part}", f"{split}/{task}/{part}", ct if task == "ct" else mri)
                  for split, mri, ct in SPLITS for task in ("mri", "ct", "pet") for part in ("lq", "hq"))
 
@@ -68,8 +110,10 @@ def make_mri_lq(root: Path) -> None:
         print(f"[mri] made {made} lq slices from hq by 4x k-space truncation (central 6.25 %)")
 
 
+PAIRS = tuple((f"{split}/{task}/lq", f"{split}/{task}/hq") for split in SPLIT_NAMES for task in PATIENT_SPLITS)
+
 SETTING = Setting("medical", "amir", "Medical all-in-one (AMIR): MRI SR, CT denoising, PET synthesis",
-                  SOURCES, EXPECTED, extra_prepare=make_mri_lq)
+                  SOURCES, EXPECTED, extra_prepare=make_mri_lq, pairs=PAIRS, extra_verify=check_patients)
 
 if __name__ == "__main__":
     sys.exit(main(SETTING))

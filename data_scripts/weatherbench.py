@@ -26,7 +26,11 @@ EXPECTED = (Expect("train", "all types, input", "train/*/input", 41402),
     Expect("test", f"{kind} {part}", f"test/{kind}/{part}", 200)
     for kind in ("rain", "haze", "snow") for part in ("input", "target"))
 
-SETTING = Setting("weatherbench", "weatherbench", "Real-world WeatherBench (rain, haze, snow)", SOURCES, EXPECTED)
+PAIRS = tuple((f"{split}/{kind}/input", f"{split}/{kind}/target") for split in ("train", "test")
+              for kind in ("rain", "haze", "snow"))
+
+SETTING = Setting("weatherbench", "weatherbench", "Real-world WeatherBench (rain, haze, snow)", SOURCES, EXPECTED,
+                  pairs=PAIRS)
 
 if __name__ == "__main__":
     sys.exit(main(SETTING))

@@ -290,8 +290,10 @@ def rain100l_and_friends() -> dict:
             "Rain100L/test/rain-1.png": png_bytes(40), "Rain100L/test/norain-1.png": png_bytes(41)}),
         "denoise_test.zip": make_zip({"test/CBSD68/0.png": png_bytes(50), "test/Urban100/img_001.png": png_bytes(51),
                                       "test/Kodak/k.png": png_bytes(52)}),
-        "ots.zip": make_zip({"OTS/part1/0001_0.8_0.2.jpg": png_bytes(60), "OTS/part2/0002_1_0.08.jpg": png_bytes(61),
-                             "OTS/clear/0001.jpg": png_bytes(62), "OTS/clear/0002.jpg": png_bytes(63)}),
+        # 0025 and 3068 are in PromptIR's OTS list; 0001 is not (OTS has it, the benchmark does not use it)
+        "ots.zip": make_zip({"OTS/part1/0025_0.8_0.2.jpg": png_bytes(60), "OTS/part2/3068_1_0.08.jpg": png_bytes(61),
+                             "OTS/part1/0001_0.8_0.2.jpg": png_bytes(64), "OTS/clear/0001.jpg": png_bytes(65),
+                             "OTS/clear/0025.jpg": png_bytes(62), "OTS/clear/3068.jpg": png_bytes(63)}),
         "sots.zip": make_zip({"SOTS/outdoor/hazy/0001_0.8_0.2.jpg": png_bytes(70),
                               "SOTS/outdoor/gt/0001.png": png_bytes(71)}),
     }
@@ -307,12 +309,15 @@ def test_3deg_download_prepare_verify_through_a_mirror(host, tmp_path, capsys):
     assert "[denoise_test] 1 images matched no rule" in out and "Kodak/k.png" in out  # reported, not guessed
     assert sorted(p.name for p in (root / "Train/Derain/gt").iterdir()) == ["norain-1.png", "norain-2.png"]
     assert sorted(p.name for p in (root / "test/derain/Rain100L/input").iterdir()) == ["rain-1.png"]
-    assert (root / "Train/Dehaze/synthetic/part2/0002_1_0.08.jpg").exists()
+    assert (root / "Train/Dehaze/synthetic/part2/3068_1_0.08.jpg").exists()
+    assert not (root / "Train/Dehaze/synthetic/part1/0001_0.8_0.2.jpg").exists()  # not in PromptIR's list
+    assert "[ots] 2 images are not in the benchmark's public file list" in out
     assert len(list((root / "Train/Denoise").iterdir())) == 5
     assert main(setting, ["verify", "--root", str(root)]) == 1  # a tiny tree is honestly incomplete
     table = capsys.readouterr().out
     assert re.search(r"\ntrain +Rain100L rainy +Train/Derain/rainy +200 +2 +INCOMPLETE \(198 short\)\n", table)
-    assert re.search(r"\ntrain +OTS clear +Train/Dehaze/original +\? +2 +ok \(count not published\)\n", table)
+    assert re.search(r"\ntrain +OTS clear +Train/Dehaze/original +2061 +2 +INCOMPLETE \(2059 short\)\n", table)
+    assert "MISSING Train/Derain/rainy: 198 listed file(s) missing: rain-10.png, rain-100.png" in table
 
     from exda_lite.data.datasets import AllInOneTest, AllInOneTrain  # the dataset classes read what prepare wrote
 
@@ -380,3 +385,50 @@ def test_medical_prepare_makes_mri_low_resolution_slices(tmp_path):
     lq = np.asarray(Image.open(tmp_path / "train/mri/lq/s1.png"))
     assert lq.dtype == np.uint16
     np.testing.assert_allclose(lq / 65535, mri_undersample(hq / 65535.0), atol=1 / 65535)
+
+
+def fill(folder: Path, file_names) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in file_names:
+        (folder / name).touch()
+
+
+def test_raindrop_test_a_is_58_and_test_b_249_is_optional(tmp_path, capsys):
+    setting = load_setting("allweather")
+    counts = {e.folder: (e.count, e.optional) for e in setting.expected}
+    assert counts["test/raindrop/input"] == (58, False) and counts["test/raindrop_b/input"] == (249, True)
+    raindrop_only = dataclasses.replace(setting, expected=tuple(e for e in setting.expected if "raindrop" in e.folder))
+    fill(tmp_path / "test/raindrop/input", [f"{i}_rain.png" for i in range(58)])
+    fill(tmp_path / "test/raindrop/gt", [f"{i}_clean.png" for i in range(58)])
+    assert main(raindrop_only, ["verify", "--root", str(tmp_path)]) == 0  # test_b absent: fine, it is optional
+    assert re.search(r"RainDrop test_b input +test/raindrop_b/input +249 +0 +absent \(optional\)", capsys.readouterr().out)
+    fill(tmp_path / "test/raindrop_b/input", [f"{i}_rain.png" for i in range(200)])  # present but short: fails
+    fill(tmp_path / "test/raindrop_b/gt", [f"{i}_clean.png" for i in range(249)])
+    assert main(raindrop_only, ["verify", "--root", str(tmp_path)]) == 1
+    out = capsys.readouterr().out
+    assert "INCOMPLETE (49 short)" in out and "test/raindrop_b/gt/200_clean.png" in out
+
+
+def test_verify_warns_about_outdoor_rain_training_images_of_test1_backgrounds(tmp_path, capsys):
+    setting = load_setting("allweather")
+    fill(tmp_path / "train/input", ["im_0001_s80_a04.png", "im_0002_s85_a05.png", "scene_00001.jpg"])
+    fill(tmp_path / "test/outdoor_rain/input", ["im_0001_s90_a06.png"])
+    problems, warnings = setting.extra_verify(tmp_path)
+    assert problems == [] and len(warnings) == 1 and "1 training image(s)" in warnings[0]
+    assert "im_0001_s80_a04.png" in warnings[0] and "im_0002" not in warnings[0]
+
+
+def test_medical_verify_checks_the_patient_split_and_leakage(tmp_path):
+    medical = load_setting("medical")
+    from exda_lite.data.layout import AMIR_PATIENT_SPLITS
+
+    assert medical.extra_verify.__globals__["PATIENT_SPLITS"] == AMIR_PATIENT_SPLITS  # one table, two copies
+    patients = [f"L{i:03d}" for i in range(10)]
+    for split, chosen in (("train", patients[:8]), ("val", patients[8:9]), ("test", patients[9:])):
+        fill(tmp_path / split / "ct/hq", [f"{p}_0001.png" for p in chosen])
+    problems, _ = medical.extra_verify(tmp_path)
+    assert problems == []  # 8/1/1 patients, none shared
+    fill(tmp_path / "test/ct/hq", ["L000_0002.png"])  # a training patient in the test split
+    problems, _ = medical.extra_verify(tmp_path)
+    assert any("L000" in p and "leakage" in p for p in problems)
+    assert any("are 8/1/2" in p and "split is 8/1/1" in p for p in problems)

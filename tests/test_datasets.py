@@ -115,7 +115,8 @@ def test_3deg_denoising_noise_matches_sigma(allinone):
 
 def test_5deg_train_adds_deblur_and_enhance(allinone):
     ds = AllInOneTrain(allinone, "5deg", patch_size=PATCH)
-    assert ds.tasks == ("denoise_25", "derain", "dehaze", "deblur", "enhance")
+    # all three sigmas, as AdaIR's and MoCE-IR's 5-degradation training does (the paper reports sigma 25)
+    assert ds.tasks == ("denoise_15", "denoise_25", "denoise_50", "derain", "dehaze", "deblur", "enhance")
     counts = ds.task_counts()
     assert counts["deblur"] == 5 and counts["enhance"] == 20
     check_paired_patches(ds, [i for i, s in enumerate(ds.samples) if s.task in ("deblur", "enhance")][:8])
@@ -214,3 +215,33 @@ def test_default_roots_follow_exda_data(monkeypatch, tmp_path):
     monkeypatch.setenv("EXDA_DATA", str(tmp_path))
     assert default_root("5deg") == tmp_path / "allinone" == default_root("3deg")
     assert set(DATA_SUBDIRS) == {"3deg", "5deg", "cdd11", "allweather", "weatherbench", "medical"}
+
+
+def test_allweather_can_leave_out_training_images_that_share_a_test1_background(tmp_path):
+    # Outdoor-Rain Test1 renders a few backgrounds (im_XXXX) with several rain/fog settings; a training image
+    # of the same background is not an unseen scene
+    write_pair(tmp_path / "train/input/im_0001_s80_a04.png", tmp_path / "train/gt/im_0001_s80_a04.png")
+    write_pair(tmp_path / "train/input/im_0100_s85_a05.png", tmp_path / "train/gt/im_0100_s85_a05.png")
+    write_pair(tmp_path / "train/input/3_rain.png", tmp_path / "train/gt/3_clean.png")
+    write_pair(tmp_path / "test/outdoor_rain/input/im_0001_s90_a06.png",
+               tmp_path / "test/outdoor_rain/gt/im_0001_s90_a06.png")
+    assert len(AllWeather(tmp_path, "train", patch_size=PATCH)) == 3  # the published protocol keeps all
+    kept = AllWeather(tmp_path, "train", patch_size=PATCH, exclude_test1_overlap=True)
+    assert sorted(s.degraded.name for s in kept.samples) == ["3_rain.png", "im_0100_s85_a05.png"]
+    assert [p.name for p in kept.excluded] == ["im_0001_s80_a04.png"]
+
+
+def test_allweather_raindrop_test_b_is_its_own_optional_split(tmp_path):
+    write_pair(tmp_path / "test/raindrop_b/input/7_rain.png", tmp_path / "test/raindrop_b/gt/7_clean.png")
+    assert len(AllWeather(tmp_path, "raindrop_b")) == 1
+    with pytest.raises(DataLayoutError, match="test/raindrop/input"):  # test_a is a separate folder
+        AllWeather(tmp_path, "raindrop")
+
+
+def test_medical_patients_follow_the_slice_names(tmp_path):
+    for name in ("IXI002-Guys-0828_000.png", "IXI002-Guys-0828_001.png", "IXI012-HH-1211_000.png"):
+        write_pair(tmp_path / "train/mri/lq" / name, tmp_path / "train/mri/hq" / name, shape=(16, 16), dtype=np.uint8)
+    write_pair(tmp_path / "train/ct/lq/L067_00001.png", tmp_path / "train/ct/hq/L067_00001.png", shape=(16, 16))
+    ds = MedicalAMIR(tmp_path, "train", tasks=("mri", "ct"), patch_size=8)
+    assert ds.patients() == {"mri": {"IXI002-Guys-0828", "IXI012-HH-1211"}, "ct": {"L067"}}
+    assert MedicalAMIR.PATIENT_SPLITS == {"mri": (405, 59, 114), "ct": (8, 1, 1), "pet": (120, 10, 29)}

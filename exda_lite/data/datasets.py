@@ -10,7 +10,8 @@ images centre-cropped to a multiple of 16, the all-in-one protocol's crop.
   ``Train/{Denoise,Derain,Dehaze,Deblur,Enhance}/...`` and ``test/...``
 * ``CDD11`` (mixed degradations): ``{train,test}/{clear,low,haze,rain,snow,low_haze,...}``
 * ``AllWeather`` (adverse weather): ``train/{input,gt}``,
-  ``test/{snow100k_s,snow100k_l,outdoor_rain,raindrop}/{input,gt}``
+  ``test/{snow100k_s,snow100k_l,outdoor_rain,raindrop,raindrop_b}/{input,gt}`` (raindrop: RainDrop
+  test_a, 58 pairs; raindrop_b: test_b, 249, optional)
 * ``WeatherBench`` (real weather): ``{train,test}/{rain,haze,snow}/{input,target}``
 * ``MedicalAMIR`` (medical): ``{train,val,test}/{mri,ct,pet}/{lq,hq}`` (PNG 8/16-bit or .npy)
 
@@ -30,6 +31,7 @@ expected path, what is there instead, and the data_scripts command that fixes it
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,7 +42,8 @@ from torch.utils.data import Dataset
 
 from .augment import apply_patch, centre_crop, paired_patch, patch_params, to_tensor
 from .degradations import add_test_noise, gaussian_noise
-from .layout import (ALLWEATHER_TESTS, ALL_IN_ONE_TEST_LAYOUT, ALL_IN_ONE_TRAIN_LAYOUT, AMIR_TASKS,
+from .layout import (ALLWEATHER_OPTIONAL_TESTS, ALLWEATHER_TESTS, ALL_IN_ONE_TEST_LAYOUT, ALL_IN_ONE_TRAIN_LAYOUT,
+                     AMIR_PATIENT_SPLITS, AMIR_TASKS,
                      CDD11_FOLDERS, FIVE_DEG_TASKS, IMAGE_EXTENSIONS, MEDICAL_EXTENSIONS, PROMPTIR_REPEATS,
                      THREE_DEG_TASKS, WEATHERBENCH_TYPES, check_choice, default_root, list_images, load_image,
                      load_uint8_rgb, pair_by_name)
@@ -225,17 +228,35 @@ class AllWeather(PairedImageDataset):
 
     Args:
         split: "train" (Snow100K + Outdoor-Rain + RainDrop mixed, label 0) or one test subset
-            in ``ALLWEATHER_TESTS`` (Snow100K-S/L, Outdoor-Rain, RainDrop).
+            in ``ALLWEATHER_TESTS`` (Snow100K-S/L, Outdoor-Rain Test1, RainDrop test_a) or
+            ``ALLWEATHER_OPTIONAL_TESTS`` (RainDrop test_b).
+        exclude_test1_overlap: training only: leave out the training images whose Outdoor-Rain
+            background (``im_XXXX`` of ``im_XXXX_sNN_aNN``) also occurs in Test1 (``test/outdoor_rain``).
+            Off by default: the published protocol trains on all 18,069.
     """
 
-    def __init__(self, root=None, split: str = "train", patch_size: int = 128, seed: int = 0):
+    def __init__(self, root=None, split: str = "train", patch_size: int = 128, seed: int = 0,
+                 exclude_test1_overlap: bool = False):
         root = Path(root) if root is not None else default_root("allweather")
-        check_choice("split", split, ("train",) + ALLWEATHER_TESTS)
+        check_choice("split", split, ("train",) + ALLWEATHER_TESTS + ALLWEATHER_OPTIONAL_TESTS)
         base = "train" if split == "train" else f"test/{split}"
         task = "allweather" if split == "train" else split
         samples = paired_samples(root, f"{base}/input", f"{base}/gt", task, "allweather", split)
+        self.excluded: list[Path] = []
+        if exclude_test1_overlap and split == "train":
+            test1 = list_images(root / "test/outdoor_rain/input", "allweather", root, "Outdoor-Rain Test1 (to find "
+                                "the training images that share its backgrounds)")
+            seen = {outdoor_rain_background(p.stem) for p in test1} - {None}
+            self.excluded = [s.degraded for s in samples if outdoor_rain_background(s.degraded.stem) in seen]
+            samples = [s for s in samples if outdoor_rain_background(s.degraded.stem) not in seen]
         super().__init__(samples, (task,), patch_size=patch_size if split == "train" else None, seed=seed)
         self.root = root
+
+
+def outdoor_rain_background(stem: str) -> str | None:
+    """``im_0001_s80_a04`` -> ``im_0001`` (an Outdoor-Rain background id); None for other names."""
+    match = re.match(r"^(im_\d+)(_s\d+_a\d+)?$", stem, flags=re.IGNORECASE)
+    return match[1].lower() if match else None
 
 
 class WeatherBench(PairedImageDataset):
@@ -261,7 +282,13 @@ class MedicalAMIR(PairedImageDataset):
     same kind of pair from any slice); CT: AAPM-Mayo quarter-dose vs full-dose; PET:
     low-count vs full-count. Files: PNG (8 or 16 bit) or .npy float arrays in [0, 1].
     ``channels=3`` repeats the gray channel for an RGB model.
+
+    Slices are named ``PATIENT_SLICE``; the paper's split is by patient (``AMIR_PATIENT_SPLITS``:
+    MRI 405/59/114 IXI volumes, CT 8/1/1, PET 120/10/29 patients). ``patients()`` lists this split's
+    patients per task; ``data_scripts/medical.py verify`` checks the counts and cross-split leakage.
     """
+
+    PATIENT_SPLITS = AMIR_PATIENT_SPLITS
 
     def __init__(self, root=None, split: str = "train", tasks=AMIR_TASKS, patch_size: int = 128, seed: int = 0,
                  channels: int = 1):
@@ -274,4 +301,11 @@ class MedicalAMIR(PairedImageDataset):
                                       f"{split} {task}", MEDICAL_EXTENSIONS)
         super().__init__(samples, tasks, patch_size=patch_size if split == "train" else None, seed=seed,
                          channels=channels)
-        self.root = root
+        self.root, self.split = root, split
+
+    def patients(self) -> dict[str, set[str]]:
+        """Patients of this split per task (the name up to the last "_" of each clean slice)."""
+        found = {task: set() for task in self.tasks}
+        for sample in self.samples:
+            found[sample.task].add(sample.clean.stem.rsplit("_", 1)[0])
+        return found
