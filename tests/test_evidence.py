@@ -160,3 +160,26 @@ def test_show_prints_reference_beside_this_run(tmp_path, tiny_experiment, capsys
 def test_reference_cli_refuses_unknown_names(capsys):
     assert runner.main(["run", "no_such_experiment"]) == 2
     assert "unknown experiment" in capsys.readouterr().err
+
+
+def test_demo_weights_are_checked_against_the_manifest(tmp_path, monkeypatch):
+    import exda_lite.weights as W
+    from exda_lite import build_model
+    from exda_lite.training.checkpoints import save_weights
+
+    weights, manifest = tmp_path / "demo.safetensors", tmp_path / "MANIFEST.json"
+    monkeypatch.setattr(W, "DEMO_WEIGHTS", weights)
+    monkeypatch.setattr(W, "MANIFEST", manifest)
+    with pytest.raises(FileNotFoundError, match="demo-weights"):
+        W.demo_weights_path()
+    model, about = W.demo_model_or_untrained()
+    assert "UNTRAINED" in about and model.config.dim == 16
+    torch.manual_seed(0)
+    save_weights(build_model("exda_nano"), weights, "exda_nano")
+    manifest.write_text(json.dumps({"sha256": W.sha256(weights), "steps": 5,
+                                    "val_psnr": [{"step": 5, "val_psnr": 20.0, "input": 17.0}]}))
+    model, about = W.demo_model_or_untrained()
+    assert "bundled demo" in about and "17.00 -> 20.00 dB" in about
+    weights.write_bytes(weights.read_bytes()[:-1] + b"\0")  # damaged
+    with pytest.raises(ValueError, match="sha256"):
+        W.demo_weights_path()

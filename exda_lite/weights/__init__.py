@@ -40,3 +40,22 @@ def load_demo_model(device="cpu"):
     from ..training.checkpoints import load_model
 
     return load_model(demo_weights_path(), device)
+
+
+def demo_model_or_untrained(device="cpu", seed: int = 0):
+    """(model, about): the bundled trained demo ``exda_nano`` if it is here and intact, else an untrained
+    ``exda_nano`` (seeded), with one sentence saying which it is and why."""
+    try:
+        model, _ = load_demo_model(device)
+    except (FileNotFoundError, ValueError) as error:
+        from ..nn.model import build_model
+
+        import torch
+
+        torch.manual_seed(seed)
+        return build_model("exda_nano").to(device).eval(), f"an UNTRAINED exda_nano ({error})"
+    manifest = demo_manifest()
+    last = manifest.get("val_psnr", [{}])[-1]
+    return model, (f"the bundled demo exda_nano, trained for {manifest.get('steps')} steps on 10 photos with 5 "
+                   f"synthetic degradations (held-out PSNR {last.get('input', float('nan')):.2f} -> "
+                   f"{last.get('val_psnr', float('nan')):.2f} dB); a demo model, not a benchmark model")
