@@ -37,24 +37,37 @@ def converged(val_history: list[dict], tolerance_db: float = 0.05) -> dict:
             "change_db": float(change), "converged": bool(change < tolerance_db)}
 
 
-def train_demo_weights(max_steps: int = 3000, device: str = "cpu", state_dir=None) -> dict:
-    """Train (or finish training) the demo model and install it with its manifest; return the manifest."""
+def train_demo_weights(max_steps: int = 3000, device: str = "cpu", state_dir=None, install_only: bool = False) -> dict:
+    """Train (or finish training) the demo model and install it with its manifest; return the manifest.
+
+    ``install_only``: install the latest checkpoint of an unfinished run as it is (the manifest then
+    records how far it got and that it did not finish).
+    """
+    import csv
+
     from ..training.loop import train
     from .runner import git_commit
 
     state_dir = Path(state_dir or Path(__file__).resolve().parents[2] / "reference" / ".state" / "demo_nano")
     start = time.time()
-    result = train(demo_config(state_dir, max_steps, device))
+    if install_only:
+        with open(state_dir / "val_log.csv") as f:
+            val_history = [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
+        weights, steps, finished = state_dir / "model.safetensors", int(val_history[-1]["step"]), False
+    else:
+        result = train(demo_config(state_dir, max_steps, device))
+        weights, steps, val_history, finished = result.weights, result.global_step, result.val_history, True
     WEIGHTS_DIR.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(result.weights, DEMO_WEIGHTS)
+    shutil.copyfile(weights, DEMO_WEIGHTS)
     manifest = {
         "file": DEMO_WEIGHTS.name, "sha256": sha256(DEMO_WEIGHTS), "bytes": DEMO_WEIGHTS.stat().st_size,
         "model": "exda_nano", "trained_on": "the offline demo set: 10 scikit-image photos, 5 synthetic degradations",
-        "steps": result.global_step, "train_seconds_this_call": round(time.time() - start, 1),
+        "steps": steps, "planned_steps": max_steps, "finished": finished,
+        "train_seconds_this_call": round(time.time() - start, 1),
         "command": f"python -m exda_lite.reference demo-weights --max-steps {max_steps}", "commit": git_commit(),
         "val_psnr": [{"step": int(r["step"]), "val_psnr": r["val_psnr"], "input": r["val_psnr_input"]}
-                     for r in result.val_history],
-        "convergence": converged(result.val_history),
+                     for r in val_history],
+        "convergence": converged(val_history),
     }
     MANIFEST.write_text(json.dumps(manifest, indent=1) + "\n")
     return manifest

@@ -142,6 +142,7 @@ def main(argv=None) -> int:
     demo.add_argument("--max-steps", type=int, default=3000)
     demo.add_argument("--device", default="cpu")
     demo.add_argument("--threads", type=int, default=0)
+    demo.add_argument("--install-only", action="store_true", help="install the latest checkpoint of an unfinished run")
     board = sub.add_parser("scoreboard", help="every measured figure beside the paper; writes SCOREBOARD.md")
     board.add_argument("--reference", default=str(default_out()), help="the reference folder")
     board.add_argument("--out-dir", default="", help="a folder of notebook results (OUT_DIR) to include")
@@ -151,7 +152,7 @@ def main(argv=None) -> int:
 
         if args.threads:
             torch.set_num_threads(args.threads)
-        manifest = train_demo_weights(args.max_steps, args.device)
+        manifest = train_demo_weights(args.max_steps, args.device, install_only=args.install_only)
         print(json.dumps({k: v for k, v in manifest.items() if k != "val_psnr"}, indent=1))
         return 0
     if args.command == "scoreboard":
