@@ -78,8 +78,8 @@ def attention_map(ax, x: float, top: float, rows, cell: float = 0.32, seed: int 
                 special = [k for k in (row_kind, col_kind) if k in ("cls", "token")]
                 colour = COLOURS[special[0]] if special else "#6fa8dc"
                 alpha = 0.2 + 0.8 * rng.random()
-            ax.add_patch(Rectangle((x + j * cell, top - (i + 1) * cell + 0.03), cell, cell - 0.06, fc=colour, alpha=alpha,
-                                   ec="#999999", lw=0.4))
+            ax.add_patch(Rectangle((x + j * cell, top - (i + 1) * cell + 0.03), cell, cell - 0.06, fc=colour,
+                                   alpha=alpha, ec="#999999", lw=0.4))
 
 
 def attention_panel(ax, x0: float, title: str, rows, row_note: str, map_note: str, formula: str, seed: int):
@@ -246,9 +246,9 @@ def unet_figure(config: str | ExDAConfig = "exda_t", H: int = 128, W: int = 128,
         ax.text(6.0, pos[enc][1] + 0.12, f"skip {enc + 1}: {note}", ha="center", fontsize=7.5, color="#1f3b73")
     arrow(ax, (9.4, 6.75), (9.4, 7.4))
     arrow(ax, (9.4, 8.1), (9.4, 8.6))
+    out_shape = shape(B, cfg.out_channels, H, W)
     box(ax, 9.4, 8.85, 3.0, 0.5, f"output Conv3x3 {2 * cfg.dim} → {cfg.out_channels}\n"
-        + (f"+ input = {shape(B, cfg.out_channels, H, W)}" if cfg.global_residual else shape(B, cfg.out_channels, H, W)),
-        "conv", size=8)
+        + (f"+ input = {out_shape}" if cfg.global_residual else out_shape), "conv", size=8)
     if cfg.global_residual:
         arrow(ax, (4.1, 7.9), (7.9, 8.85), "", linestyle=":")
         ax.text(6.0, 8.55, "global residual", ha="center", fontsize=7.5, color="#1f3b73", rotation=14)

@@ -31,8 +31,8 @@ def ssim_inputs(seed: int):
 
 def ssim_reference(a, b):
     from skimage.metrics import structural_similarity
-    return structural_similarity(a, b, data_range=1.0, gaussian_weights=False, win_size=7,
-                                 use_sample_covariance=True)
+
+    return structural_similarity(a, b, data_range=1.0, gaussian_weights=False, win_size=7, use_sample_covariance=True)
 
 
 def ssim_variant(a, b, constants=True, ddof=1, data_range=1.0, crop=True, win=7):
@@ -41,7 +41,7 @@ def ssim_variant(a, b, constants=True, ddof=1, data_range=1.0, crop=True, win=7)
     norm = win * win / (win * win - ddof)
     va, vb, cov = (norm * (mean(a * a) - ma * ma), norm * (mean(b * b) - mb * mb), norm * (mean(a * b) - ma * mb))
     c1, c2 = ((0.01 * data_range) ** 2, (0.03 * data_range) ** 2) if constants else (0.0, 0.0)
-    s = (2 * ma * mb + c1) * (2 * cov + c2) / ((ma ** 2 + mb ** 2 + c1) * (va + vb + c2))
+    s = (2 * ma * mb + c1) * (2 * cov + c2) / ((ma**2 + mb**2 + c1) * (va + vb + c2))
     pad = (win - 1) // 2
     return float((s[pad:-pad, pad:-pad] if crop else s).mean())
 
@@ -74,6 +74,7 @@ def nmi_inputs(seed: int):
 
 def nmi_reference(table):
     from sklearn.metrics import normalized_mutual_info_score
+
     rows, cols = np.nonzero(table)
     counts = table[rows, cols]
     return normalized_mutual_info_score(np.repeat(rows, counts), np.repeat(cols, counts))
@@ -127,8 +128,9 @@ def train_twenty(step, seed: int) -> torch.Tensor:
     try:
         with torch.random.fork_rng():
             torch.manual_seed(seed)
-            model = build_model("exda_nano", dim=4, blocks=(1, 1, 1, 1), refinement=0,
-                                in_channels=1, out_channels=1).double()
+            model = build_model(
+                "exda_nano", dim=4, blocks=(1, 1, 1, 1), refinement=0, in_channels=1, out_channels=1
+            ).double()
             clean = torch.rand(TRAIN_STEPS, 2, 1, 16, 16, dtype=torch.float64)
             degraded = (clean + 0.1 * torch.randn_like(clean)).clamp(0, 1)
         optimizer = torch.optim.Adam(model.parameters(), lr=TRAIN_LR)
@@ -145,8 +147,9 @@ def train_twenty(step, seed: int) -> torch.Tensor:
     return torch.cat([torch.tensor(losses, dtype=torch.float64), weights])
 
 
-def step_variant(model, optimizer, scheduler, degraded, clean, loss_fn, zero=True, order="optimizer-first",
-                 term="total"):
+def step_variant(
+    model, optimizer, scheduler, degraded, clean, loss_fn, zero=True, order="optimizer-first", term="total"
+):
     if zero:
         optimizer.zero_grad()
     loss = loss_fn(model(degraded), clean)[term]
@@ -170,22 +173,42 @@ def attention_inputs(seed: int):
     g = torch.Generator().manual_seed(seed)
     c, heads, tokens, stride = 8, 2, 2, 2
     r = lambda *shape, scale=0.5: scale * torch.randn(*shape, generator=g, dtype=torch.float64)
-    weights = {"qkv": r(3 * c, c, 1, 1), "qkv_dw": r(3 * c, 1, 3, 3), "value_1": r(c, c // heads, 1, 1),
-               "value_dw": r(c, 1, 3, 3), "value_2": r(c, c // heads, 1, 1), "gst": r(heads * tokens, c, 1, 1),
-               "temperature": 0.5 + torch.rand(heads, 1, 1, generator=g, dtype=torch.float64),
-               "alpha": 0.1 + 0.3 * torch.rand((), generator=g, dtype=torch.float64), "out": r(c, c, 1, 1)}
+    weights = {
+        "qkv": r(3 * c, c, 1, 1),
+        "qkv_dw": r(3 * c, 1, 3, 3),
+        "value_1": r(c, c // heads, 1, 1),
+        "value_dw": r(c, 1, 3, 3),
+        "value_2": r(c, c // heads, 1, 1),
+        "gst": r(heads * tokens, c, 1, 1),
+        "temperature": 0.5 + torch.rand(heads, 1, 1, generator=g, dtype=torch.float64),
+        "alpha": 0.1 + 0.3 * torch.rand((), generator=g, dtype=torch.float64),
+        "out": r(c, c, 1, 1),
+    }
     return r(2, c, 6, 7, scale=1.0), weights, heads, tokens, stride
 
 
-MODULE_NAMES = {"qkv": "qkv.weight", "qkv_dw": "qkv_dwconv.weight", "value_1": "value_path.g.0.weight",
-                "value_dw": "value_path.g.1.weight", "value_2": "value_path.g.3.weight", "gst": "gst.proj.weight",
-                "temperature": "temperature", "alpha": "alpha", "out": "project_out.weight"}
+MODULE_NAMES = {
+    "qkv": "qkv.weight",
+    "qkv_dw": "qkv_dwconv.weight",
+    "value_1": "value_path.g.0.weight",
+    "value_dw": "value_path.g.1.weight",
+    "value_2": "value_path.g.3.weight",
+    "gst": "gst.proj.weight",
+    "temperature": "temperature",
+    "alpha": "alpha",
+    "out": "project_out.weight",
+}
 
 
 def attention_reference(x, weights, heads, tokens, stride):
     c = x.shape[1]
-    layer = ExDAAttention(c, heads, value_path=NonlinearValue(c, heads), gst=GlobalSpatialTokens(c, heads, tokens, stride),
-                          token_to_channel="mean").double()
+    layer = ExDAAttention(
+        c,
+        heads,
+        value_path=NonlinearValue(c, heads),
+        gst=GlobalSpatialTokens(c, heads, tokens, stride),
+        token_to_channel="mean",
+    ).double()
     layer.load_state_dict({MODULE_NAMES[k]: v for k, v in weights.items()})
     with torch.no_grad():
         return layer(x)
@@ -207,7 +230,7 @@ def attention_variant(x, w, heads, tokens, stride, value=True, tokens_in_v=True,
     else:
         q, k = (torch.cat([F.normalize(t, dim=-1), tok], 2) for t in (q, k))
     attn = (q @ k.transpose(-2, -1) * w["temperature"]).softmax(-1)
-    out = attn @ torch.cat([v, tok], 2) if tokens_in_v else attn[..., :c // heads] @ v
+    out = attn @ torch.cat([v, tok], 2) if tokens_in_v else attn[..., : c // heads] @ v
     ch = c // heads
     out = out[:, :, :ch] + (w["alpha"] if alpha else 1.0) * out[:, :, ch:].mean(2, keepdim=True)  # Eq. 3
     return F.conv2d(out.reshape(b, c, hh, ww), w["out"])
@@ -218,86 +241,141 @@ EXERCISES: dict[str, Exercise] = {
         "SSIM with scikit-image's conventions (7x7 uniform window)",
         ssim_reference,
         ssim_inputs,
-        [("the stabilising constants are missing: SSIM adds C1 = (0.01 L)^2 to the luminance terms and "
-          "C2 = (0.03 L)^2 to the contrast terms, with L the data range.",
-          lambda a, b: ssim_variant(a, b, constants=False)),
-         ("you used the population variance (divide by N = 49); scikit-image's use_sample_covariance=True "
-          "divides by N - 1 = 48, i.e. multiplies the window moments by 49/48.",
-          lambda a, b: ssim_variant(a, b, ddof=0)),
-         ("the data range is wrong: the images are floats in [0, 1], so L = 1 (L = 255 makes C1, C2 so large "
-          "that SSIM is ~1 for any pair).",
-          lambda a, b: ssim_variant(a, b, data_range=255.0)),
-         ("you averaged the whole SSIM map; scikit-image drops a border of (7 - 1) // 2 = 3 pixels, where the "
-          "window would leave the image, before taking the mean.",
-          lambda a, b: ssim_variant(a, b, crop=False))],
-        hint="SSIM is computed from local means, variances and the covariance in a 7x7 window: "
-             "mu = uniform_filter(x, 7); var = 49/48 * (uniform_filter(x*x, 7) - mu**2) (and the same for the "
-             "covariance); S = (2 mu_a mu_b + C1)(2 cov + C2) / ((mu_a^2 + mu_b^2 + C1)(var_a + var_b + C2)) "
-             "with C1 = 0.01**2, C2 = 0.03**2; mean of S[3:-3, 3:-3]."),
+        [
+            (
+                "the stabilising constants are missing: SSIM adds C1 = (0.01 L)^2 to the luminance terms and "
+                "C2 = (0.03 L)^2 to the contrast terms, with L the data range.",
+                lambda a, b: ssim_variant(a, b, constants=False),
+            ),
+            (
+                "you used the population variance (divide by N = 49); scikit-image's use_sample_covariance=True "
+                "divides by N - 1 = 48, i.e. multiplies the window moments by 49/48.",
+                lambda a, b: ssim_variant(a, b, ddof=0),
+            ),
+            (
+                "the data range is wrong: the images are floats in [0, 1], so L = 1 (L = 255 makes C1, C2 so large "
+                "that SSIM is ~1 for any pair).",
+                lambda a, b: ssim_variant(a, b, data_range=255.0),
+            ),
+            (
+                "you averaged the whole SSIM map; scikit-image drops a border of (7 - 1) // 2 = 3 pixels, where the "
+                "window would leave the image, before taking the mean.",
+                lambda a, b: ssim_variant(a, b, crop=False),
+            ),
+        ],
+        hint="Your local statistics or the averaging differ from scikit-image's. "
+        "SSIM is computed from local means, variances and the covariance in a 7x7 window: "
+        "mu = uniform_filter(x, 7); var = 49/48 * (uniform_filter(x*x, 7) - mu**2) (and the same for the "
+        "covariance); S = (2 mu_a mu_b + C1)(2 cov + C2) / ((mu_a^2 + mu_b^2 + C1)(var_a + var_b + C2)) "
+        "with C1 = 0.01**2, C2 = 0.03**2; mean of S[3:-3, 3:-3].",
+    ),
     "paired_t": Exercise(  # notebook 09 (two models on the same test images)
         "paired t-test (two models, same images)",
         paired_reference,
         paired_inputs,
-        [("that is a test for *independent* samples (Welch's or Student's): it treats the two columns as unrelated, so the large "
-          "image-to-image spread swamps the small gain. Pair them: test the per-image differences a - b.",
-          lambda a, b: tuple(map(float, stats.ttest_ind(a, b, equal_var=False)))),
-         ("you used the population standard deviation of the differences (ddof=0); the t statistic uses the "
-          "sample standard deviation, np.std(d, ddof=1).",
-          lambda a, b: paired_variant(a, b, ddof=0)),
-         ("that p-value is one-sided; ttest_rel's default is two-sided: p = 2 * P(T > |t|) with n - 1 degrees "
-          "of freedom.",
-          lambda a, b: paired_variant(a, b, sided=1))],
-        hint="Pair the samples first: d = a - b; t = mean(d) / (std(d, ddof=1) / sqrt(n)); "
-             "p = 2 * scipy.stats.t.sf(abs(t), n - 1); return t, p."),
+        [
+            (
+                "that is a test for *independent* samples (Welch's or Student's): "
+                "it treats the two columns as unrelated, so the large "
+                "image-to-image spread swamps the small gain. Pair them: test the per-image differences a - b.",
+                lambda a, b: tuple(map(float, stats.ttest_ind(a, b, equal_var=False))),
+            ),
+            (
+                "you used the population standard deviation of the differences (ddof=0); the t statistic uses the "
+                "sample standard deviation, np.std(d, ddof=1).",
+                lambda a, b: paired_variant(a, b, ddof=0),
+            ),
+            (
+                "that p-value is one-sided; ttest_rel's default is two-sided: p = 2 * P(T > |t|) with n - 1 degrees "
+                "of freedom.",
+                lambda a, b: paired_variant(a, b, sided=1),
+            ),
+        ],
+        hint="Your t or p is not the paired test's, which only looks at the per-image differences. "
+        "d = a - b; t = mean(d) / (std(d, ddof=1) / sqrt(n)); "
+        "p = 2 * scipy.stats.t.sf(abs(t), n - 1); return t, p.",
+    ),
     "nmi_contingency": Exercise(  # notebook 08 (do embeddings cluster by degradation?)
         "NMI from a contingency table",
         nmi_reference,
         nmi_inputs,
-        [("you normalised by the geometric mean sqrt(H(U) H(V)); scikit-learn's default (average_method="
-          "'arithmetic') divides by the arithmetic mean (H(U) + H(V)) / 2.",
-          lambda t: (lambda mi, hu, hv: mi / math.sqrt(hu * hv))(*nmi_parts(t))),
-         ("that is the raw mutual information I(U; V) in nats; NMI divides it by the mean entropy "
-          "(H(U) + H(V)) / 2 so that it lies in [0, 1].",
-          lambda t: nmi_parts(t)[0]),
-         ("you divided by the entropy of the true classes only (that is the homogeneity score); NMI divides by "
-          "the mean of both entropies, (H(classes) + H(clusters)) / 2.",
-          lambda t: (lambda mi, hu, hv: mi / hu)(*nmi_parts(t)))],
-        hint="p = table / table.sum(); p_u, p_v = row and column sums; I = sum p log(p / (p_u p_v)) over p > 0; "
-             "NMI = I / ((H(p_u) + H(p_v)) / 2)."),
+        [
+            (
+                "you normalised by the geometric mean sqrt(H(U) H(V)); scikit-learn's default (average_method="
+                "'arithmetic') divides by the arithmetic mean (H(U) + H(V)) / 2.",
+                lambda t: (lambda mi, hu, hv: mi / math.sqrt(hu * hv))(*nmi_parts(t)),
+            ),
+            (
+                "that is the raw mutual information I(U; V) in nats; NMI divides it by the mean entropy "
+                "(H(U) + H(V)) / 2 so that it lies in [0, 1].",
+                lambda t: nmi_parts(t)[0],
+            ),
+            (
+                "you divided by the entropy of the true classes only (that is the homogeneity score); NMI divides by "
+                "the mean of both entropies, (H(classes) + H(clusters)) / 2.",
+                lambda t: (lambda mi, hu, hv: mi / hu)(*nmi_parts(t)),
+            ),
+        ],
+        hint="Your mutual information, an entropy or the normalisation differs from scikit-learn's. "
+        "p = table / table.sum(); p_u, p_v = row and column sums; I = sum p log(p / (p_u p_v)) over p > 0; "
+        "NMI = I / ((H(p_u) + H(p_v)) / 2).",
+    ),
     "training_step": Exercise(  # notebook 07 (the training loop)
         "one training step (20 steps vs exda_lite.training)",
         reference_step,
         lambda seed: (seed,),
-        [("the gradients accumulate from step to step: call optimizer.zero_grad() before loss.backward(), "
-          "otherwise every step also applies all the previous steps' gradients.",
-          NO_ZERO_GRAD),
-         ("the schedule runs one step ahead: the scheduler must be stepped *after* optimizer.step(), so the "
-          "first update uses the base learning rate (PyTorch warns about this order).",
-          SCHEDULER_FIRST),
-         ("the Fourier term is missing: Eq. 4 optimises L1 + 0.1 * Fourier, loss_fn(...)['total'], "
-          "not loss_fn(...)['l1'].",
-          NO_FOURIER)],
-        hint="Order: optimizer.zero_grad(); loss = loss_fn(model(degraded), clean)['total']; loss.backward(); "
-             "optimizer.step(); scheduler.step(); return loss.item().",
+        [
+            (
+                "the gradients accumulate from step to step: call optimizer.zero_grad() before loss.backward(), "
+                "otherwise every step also applies all the previous steps' gradients.",
+                NO_ZERO_GRAD,
+            ),
+            (
+                "the schedule runs one step ahead: the scheduler must be stepped *after* optimizer.step(), so the "
+                "first update uses the base learning rate (PyTorch warns about this order).",
+                SCHEDULER_FIRST,
+            ),
+            (
+                "the Fourier term is missing: Eq. 4 optimises L1 + 0.1 * Fourier, loss_fn(...)['total'], "
+                "not loss_fn(...)['l1'].",
+                NO_FOURIER,
+            ),
+        ],
+        hint="After 20 steps your losses or weights differ from exda_lite.training's: the order of the calls or the "
+        "loss is off. Order: optimizer.zero_grad(); loss = loss_fn(model(degraded), clean)['total']; loss.backward(); "
+        "optimizer.step(); scheduler.step(); return loss.item().",
         runner=run_training,
-        seeds=(0,)),
+        seeds=(0,),
+    ),
     "exda_attention": Exercise(  # notebook 06 (capstone: Eq. 1 + 2 + 3 in one forward)
         "ExDA attention from explicit weights (Eq. 1-3)",
         attention_reference,
         attention_inputs,
-        [("V instead of V': the nonlinear value path (Eq. 1) is missing; aggregate V' = V + g(V), "
-          "g = Conv1x1 -> DWConv3x3 -> GELU -> Conv1x1 (1x1 convs grouped by head).",
-          lambda *a: attention_variant(*a, value=False)),
-         ("the tokens were not appended to the values: Eq. 2 concatenates G to Q, K *and* V' (V* = [V'; G]); "
-          "you dropped the token columns of A instead.",
-          lambda *a: attention_variant(*a, tokens_in_v=False)),
-         ("the alpha re-injection is missing (you added the token rows at full weight): Eq. 3 adds alpha times "
-          "the mean of the K token rows to the C/h channel rows.",
-          lambda *a: attention_variant(*a, alpha=False)),
-         ("the token rows were appended after L2-normalising Q and K: normalise the rows of Q* = [Q; G] and "
-          "K* = [K; G] together, so the token rows are scored on the same scale.",
-          lambda *a: attention_variant(*a, norm_tokens=False))],
-        hint="q, k, v = DWConv(Conv1x1(x)); v = v + g(v); G = Algorithm 1 (avg-pool, 1x1, spatial softmax, "
-             "bilinear); heads (B, h, C/h, HW); Q*, K*, V* = cat with G on dim 2; A = softmax(norm(Q*) norm(K*)^T t); "
-             "Y = A V*; out = Y[:, :, :C/h] + alpha * Y[:, :, C/h:].mean(2); merge heads; Conv1x1."),
+        [
+            (
+                "V instead of V': the nonlinear value path (Eq. 1) is missing; aggregate V' = V + g(V), "
+                "g = Conv1x1 -> DWConv3x3 -> GELU -> Conv1x1 (1x1 convs grouped by head).",
+                lambda *a: attention_variant(*a, value=False),
+            ),
+            (
+                "the tokens were not appended to the values: Eq. 2 concatenates G to Q, K *and* V' (V* = [V'; G]); "
+                "you dropped the token columns of A instead.",
+                lambda *a: attention_variant(*a, tokens_in_v=False),
+            ),
+            (
+                "the alpha re-injection is missing (you added the token rows at full weight): Eq. 3 adds alpha times "
+                "the mean of the K token rows to the C/h channel rows.",
+                lambda *a: attention_variant(*a, alpha=False),
+            ),
+            (
+                "the token rows were appended after L2-normalising Q and K: normalise the rows of Q* = [Q; G] and "
+                "K* = [K; G] together, so the token rows are scored on the same scale.",
+                lambda *a: attention_variant(*a, norm_tokens=False),
+            ),
+        ],
+        hint="Your output differs from ExDAAttention's: one of Eq. 1, Algorithm 1, Eq. 2 or Eq. 3 is off. "
+        "q, k, v = DWConv(Conv1x1(x)); v = v + g(v); G = Algorithm 1 (avg-pool, 1x1, spatial softmax, "
+        "bilinear); heads (B, h, C/h, HW); Q*, K*, V* = cat with G on dim 2; A = softmax(norm(Q*) norm(K*)^T t); "
+        "Y = A V*; out = Y[:, :, :C/h] + alpha * Y[:, :, C/h:].mean(2); merge heads; Conv1x1.",
+    ),
 }
