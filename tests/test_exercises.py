@@ -149,3 +149,11 @@ def my_train_step(model, optimizer, scheduler, degraded, clean, loss_fn):
                                            ("training_step", my_train_step)])
 def test_notebook_solution_cells_pass(name, solution):
     assert check(name, solution, verbose=False)
+
+
+def test_unattempted_training_step_is_reported(capsys):
+    def my_train_step(model, optimizer, scheduler, degraded, clean, loss_fn):
+        raise NotImplementedError  # what the student edition leaves in the cell
+
+    assert not check("training_step", my_train_step)
+    assert "not attempted yet" in capsys.readouterr().out

@@ -50,3 +50,8 @@ def test_unet_levels_match_the_model():
     assert [(lv["channels"], lv["height"], lv["width"]) for lv in levels] == [tuple(seen[n]) for n in stages]
     assert [lv["blocks"] for lv in levels] == [1, 1, 1, 1, 1, 1, 1, 1]
     assert "input padded to 24 × 32" in texts(figures.unet_figure(config, 20, 27))
+
+
+def test_as_image_gives_a_png_for_notebooks():
+    image = figures.as_image(figures.mdta_flow(), dpi=40)
+    assert image.data[:4] == b"\x89PNG"

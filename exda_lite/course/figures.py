@@ -8,7 +8,8 @@
 Every function takes the sizes (C, h, K, s, H, W, ...) as optional arguments, so the shapes in the
 drawing are numbers for those sizes, and returns a :class:`matplotlib.figure.Figure` (not attached to
 pyplot: nothing is shown twice, nothing stays open). ``fig.savefig("mdta.png")`` saves one; in a
-notebook, a Figure as a cell's last expression is displayed. Nothing is copied from the paper.
+notebook, ``as_image(fig)`` displays it whether or not pyplot's inline backend has been set up.
+Nothing is copied from the paper.
 """
 
 from __future__ import annotations
@@ -26,6 +27,17 @@ COLOURS = {"data": "#eeeeee", "conv": "#cfe2f3", "attn": "#fce5cd", "value": "#d
 def shape(*dims) -> str:
     """``shape("B", "C")`` -> ``"(B, C)"``: a tuple written the way the docstrings write shapes."""
     return "(" + ", ".join(str(d) for d in dims) + ")"
+
+
+def as_image(fig: Figure, dpi: int = 110):
+    """The figure as an ``IPython.display.Image`` (PNG), for a notebook cell's last line."""
+    import io
+
+    from IPython.display import Image
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi)
+    return Image(data=buffer.getvalue(), format="png")
 
 
 def canvas(width: float, height: float) -> tuple[Figure, object]:
