@@ -19,7 +19,7 @@ from scipy.ndimage import uniform_filter
 from ...nn.attention import ExDAAttention
 from ...nn.gst import GlobalSpatialTokens
 from ...nn.nonlinear_value import NonlinearValue
-from .checker import Exercise
+from .checker import Exercise, one_thread
 
 
 # ----------------------------------------------------------------------------- notebook 07: SSIM
@@ -123,9 +123,7 @@ def train_twenty(step, seed: int) -> torch.Tensor:
     from ...training.losses import RestorationLoss
     from ...training.schedule import lr_factor
 
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny ops: one thread is faster, and immune to a busy machine
-    try:
+    with one_thread():  # also when called outside check(): tiny ops, one thread is faster
         with torch.random.fork_rng():
             torch.manual_seed(seed)
             model = build_model(
@@ -141,8 +139,6 @@ def train_twenty(step, seed: int) -> torch.Tensor:
             if loss is None:
                 raise TypeError("my_train_step returned None; return the loss value (loss.item()).")
             losses.append(float(loss.detach()) if isinstance(loss, torch.Tensor) else float(loss))
-    finally:
-        torch.set_num_threads(threads)
     weights = torch.cat([p.detach().flatten() for p in model.parameters()])
     return torch.cat([torch.tensor(losses, dtype=torch.float64), weights])
 
