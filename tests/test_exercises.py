@@ -25,7 +25,7 @@ def test_mistakes_are_distinguishable_from_the_reference(name):
     args = exercise.make_inputs(0)
     from exda_lite.course.exercises import same
     for description, mistake in exercise.mistakes:
-        assert not same(mistake(*args), exercise.reference(*args)), description
+        assert not same(exercise.outcome(mistake, args), exercise.outcome(exercise.reference, args)), description
 
 
 def test_unattempted_exercise_does_not_crash(capsys):
@@ -45,3 +45,115 @@ def test_student_exception_and_none_are_reported(capsys):
 def test_wrong_shape_is_reported(capsys):
     assert not check("psnr", lambda p, t: (p - t).pow(2).mean())
     assert "wrong shape" in capsys.readouterr().out
+
+
+# ----------------------------------------------------------------------------- course_nbs: other correct answers pass
+def test_runner_exercise_compares_outcomes_of_student_steps(capsys):
+    """training_step: a student's own correct step (not the reference object) passes; variants of it too."""
+    import torch.nn.functional as F
+
+    from exda_lite.training.losses import fourier_loss
+
+    def my_train_step(model, optimizer, scheduler, degraded, clean, loss_fn):
+        optimizer.zero_grad(set_to_none=False)
+        restored = model(degraded)
+        loss = F.l1_loss(restored, clean) + 0.1 * fourier_loss(restored, clean)
+        loss.backward()
+        optimizer.step()
+        scheduler.step()
+        return loss  # a tensor, not .item(): also accepted
+
+    assert check("training_step", my_train_step)
+    assert "correct on 1 random test case." in capsys.readouterr().out
+    assert not check("training_step", lambda *args: None)
+    assert "returned None" in capsys.readouterr().out
+
+
+def test_exda_attention_from_scratch_passes():
+    """The capstone's model solution (the one in the notebook cell) matches exda_lite.nn.attention."""
+    from exda_lite.course.exercises.course_nbs import attention_variant
+
+    assert check("exda_attention", attention_variant, verbose=False)
+
+
+def test_explicit_seeds_override_the_exercises_own():
+    assert check("paired_t", EXERCISES["paired_t"].reference, seeds=(3, 4), verbose=False)
+
+
+# The solution cells handed to the notebooks (course_nbs exercises), verbatim: they must pass.
+def my_ssim(a, b):
+    import numpy as np  # noqa: F401 - the cell imports it
+    from scipy.ndimage import uniform_filter
+    win, data_range = 7, 1.0
+    c1, c2 = (0.01 * data_range) ** 2, (0.03 * data_range) ** 2
+    mean = lambda x: uniform_filter(x, size=win)  # noqa: E731
+    ma, mb = mean(a), mean(b)
+    n = win * win / (win * win - 1)  # sample (co)variance: N / (N - 1)
+    va, vb, cov = n * (mean(a * a) - ma ** 2), n * (mean(b * b) - mb ** 2), n * (mean(a * b) - ma * mb)
+    s = (2 * ma * mb + c1) * (2 * cov + c2) / ((ma ** 2 + mb ** 2 + c1) * (va + vb + c2))
+    pad = (win - 1) // 2
+    return s[pad:-pad, pad:-pad].mean()
+
+
+def my_paired_t(a, b):
+    import numpy as np
+    from scipy import stats
+    d = np.asarray(a) - np.asarray(b)
+    n = len(d)
+    t = d.mean() / (d.std(ddof=1) / np.sqrt(n))
+    return t, 2 * stats.t.sf(abs(t), n - 1)
+
+
+def my_nmi(table):
+    import numpy as np
+    p = table / table.sum()
+    pu, pv = p.sum(axis=1), p.sum(axis=0)
+    nz = p > 0
+    mi = (p[nz] * np.log(p[nz] / np.outer(pu, pv)[nz])).sum()
+    entropy = lambda q: -(q[q > 0] * np.log(q[q > 0])).sum()  # noqa: E731
+    return mi / ((entropy(pu) + entropy(pv)) / 2)
+
+
+def my_exda_attention(x, w, heads, tokens, stride):
+    import torch
+    import torch.nn.functional as F
+    b, c, height, width = x.shape
+    ch = c // heads
+    q, k, v = F.conv2d(F.conv2d(x, w["qkv"]), w["qkv_dw"], padding=1, groups=3 * c).chunk(3, dim=1)
+    g = F.conv2d(F.conv2d(v, w["value_1"], groups=heads), w["value_dw"], padding=1, groups=c)
+    v = v + F.conv2d(F.gelu(g), w["value_2"], groups=heads)  # Eq. 1: V' = V + g(V)
+    phi = F.conv2d(F.avg_pool2d(x, stride, stride, ceil_mode=True), w["gst"])  # Algorithm 1
+    hs, ws = phi.shape[-2:]
+    maps = phi.reshape(b, heads, tokens, hs * ws).softmax(dim=-1).reshape(b, heads * tokens, hs, ws)
+    tok = F.interpolate(maps, size=(height, width), mode="bilinear", align_corners=False)
+    tok = tok.reshape(b, heads, tokens, height * width)
+    q, k, v = (t.reshape(b, heads, ch, height * width) for t in (q, k, v))
+    q, k, v = (torch.cat([t, tok], dim=2) for t in (q, k, v))  # Eq. 2: (B, h, C/h + K, HW)
+    q, k = F.normalize(q, dim=-1), F.normalize(k, dim=-1)
+    y = (q @ k.transpose(-2, -1) * w["temperature"]).softmax(dim=-1) @ v
+    out = y[:, :, :ch] + w["alpha"] * y[:, :, ch:].mean(dim=2, keepdim=True)  # Eq. 3
+    return F.conv2d(out.reshape(b, c, height, width), w["out"])
+
+
+def my_train_step(model, optimizer, scheduler, degraded, clean, loss_fn):
+    optimizer.zero_grad()
+    loss = loss_fn(model(degraded), clean)["total"]  # L1 + 0.1 * Fourier (Eq. 4)
+    loss.backward()
+    optimizer.step()
+    scheduler.step()  # after the optimizer
+    return loss.item()
+
+
+@pytest.mark.parametrize("name,solution", [("ssim", my_ssim), ("paired_t", my_paired_t),
+                                           ("nmi_contingency", my_nmi), ("exda_attention", my_exda_attention),
+                                           ("training_step", my_train_step)])
+def test_notebook_solution_cells_pass(name, solution):
+    assert check(name, solution, verbose=False)
+
+
+def test_unattempted_training_step_is_reported(capsys):
+    def my_train_step(model, optimizer, scheduler, degraded, clean, loss_fn):
+        raise NotImplementedError  # what the student edition leaves in the cell
+
+    assert not check("training_step", my_train_step)
+    assert "not attempted yet" in capsys.readouterr().out

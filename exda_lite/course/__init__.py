@@ -8,4 +8,5 @@
 * ``awareness``   degradation awareness (Sec. 4, Fig. 7-8): embeddings, NMI/ARI, spectra
 * ``foundation``  an optional pretrained feature extractor from the local torch hub cache (notebook 08)
 * ``ablation``    the Fig. 5 variants over seeds, statistics, overhead ratios (notebook 09)
+* ``figures``     drawn from code with real shapes: Fig. 2-style attention, MDTA, Algorithm 1, the U-Net
 """

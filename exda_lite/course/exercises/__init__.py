@@ -3,11 +3,12 @@
 * ``checker``      ``Exercise`` and ``check``: run, compare, diagnose known mistakes
 * ``model_nbs``    notebooks 01-06: span, pipeline, PSNR, Eq. 1, heads, MDTA, GST, U-Net shapes
 * ``training_nbs`` notebooks 07-09: Fourier loss, schedule, tile blending, Welch's t, band energy
+* ``course_nbs``   notebooks 06-09: SSIM, paired t, NMI from a table, a training step, ExDA attention (capstone)
 """
 
-from . import model_nbs, training_nbs
+from . import course_nbs, model_nbs, training_nbs
 from .checker import Exercise, check, diagnose, same
 
-EXERCISES: dict[str, Exercise] = {**model_nbs.EXERCISES, **training_nbs.EXERCISES}
+EXERCISES: dict[str, Exercise] = {**model_nbs.EXERCISES, **training_nbs.EXERCISES, **course_nbs.EXERCISES}
 
 __all__ = ["EXERCISES", "Exercise", "check", "diagnose", "same"]

@@ -8,10 +8,18 @@ a notebook with unsolved exercises still runs to the end (the student edition re
 
     from exda_lite.course.exercises import check
     check("span_residual", my_span_residual)
+
+Most exercises compare return values: ``fn(*make_inputs(seed))``. An exercise about a
+*procedure* (a training step, say) sets ``runner``: the checker then compares
+``runner(fn, *make_inputs(seed))``, the outcome of running the student's function inside a
+harness (e.g. 20 training steps), and the reference and the known mistakes are step
+functions like the student's. ``seeds`` overrides the default test cases (a slow harness
+needs fewer).
 """
 
 from __future__ import annotations
 
+import contextlib
 import traceback
 from dataclasses import dataclass, field
 from typing import Callable
@@ -29,6 +37,12 @@ class Exercise:
     make_inputs: Callable[[int], tuple]  # seed -> positional arguments
     mistakes: list[tuple[str, Callable]] = field(default_factory=list)
     hint: str = ""
+    runner: Callable | None = None  # runner(fn, *args) -> the outcome compared; None: fn(*args)
+    seeds: tuple[int, ...] | None = None  # the test cases when check() is not given any
+
+    def outcome(self, fn: Callable, args: tuple):
+        """What is compared for ``fn`` (the student's, the reference or a mistake) on ``args``."""
+        return fn(*args) if self.runner is None else self.runner(fn, *args)
 
 
 def as_tensor(value) -> torch.Tensor:
@@ -41,10 +55,10 @@ def same(a, b, tol: float = 1e-4) -> bool:
 
 
 def diagnose(exercise: Exercise, args: tuple, got) -> str:
-    expected = exercise.reference(*args)
+    expected = exercise.outcome(exercise.reference, args)
     for description, mistake in exercise.mistakes:
         try:
-            if same(got, mistake(*args)):
+            if same(got, exercise.outcome(mistake, args)):
                 return description
         except Exception:  # noqa: BLE001 - a mistake model that does not apply is simply skipped
             continue
@@ -55,16 +69,34 @@ def diagnose(exercise: Exercise, args: tuple, got) -> str:
     return f"the values differ from the reference (largest difference {err:.3g}). {exercise.hint}"
 
 
-def check(name: str, student: Callable, seeds=(0, 1, 2), verbose: bool = True) -> bool:
+@contextlib.contextmanager
+def one_thread():
+    """Run with one torch thread: the exercises' tensors are tiny, and on a busy machine two threads
+    fighting for cores made a check 50x slower (5 s instead of 0.1 s)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+def check(name: str, student: Callable, seeds=None, verbose: bool = True) -> bool:
     """Check ``student`` against exercise ``name``; print a verdict; return True if correct."""
+    with one_thread():
+        return run_check(name, student, seeds, verbose)
+
+
+def run_check(name: str, student: Callable, seeds, verbose: bool) -> bool:
     from . import EXERCISES  # the catalogue imports this module
 
     exercise = EXERCISES[name]
+    seeds = seeds if seeds is not None else exercise.seeds or (0, 1, 2)
     say = print if verbose else (lambda *a, **k: None)
     for seed in seeds:
         args = exercise.make_inputs(seed)
         try:
-            got = student(*args)
+            got = exercise.outcome(student, args)
         except NotImplementedError:
             say(f"⏳ {exercise.title}: not attempted yet — replace `raise NotImplementedError` with your code.")
             return False
@@ -76,10 +108,10 @@ def check(name: str, student: Callable, seeds=(0, 1, 2), verbose: bool = True) -
         if got is None:
             say(f"❌ {exercise.title}: your function returned None — did you forget `return`?")
             return False
-        if not same(got, exercise.reference(*args)):
+        if not same(got, exercise.outcome(exercise.reference, args)):
             say(f"❌ {exercise.title}: {diagnose(exercise, args, got)}")
             return False
-    say(f"✅ {exercise.title}: correct on {len(seeds)} random test cases.")
+    say(f"✅ {exercise.title}: correct on {len(seeds)} random test case{'s' * (len(seeds) != 1)}.")
     return True
 
 
