@@ -5,6 +5,10 @@
 #   make student  the student edition in student/: solutions removed, outputs stripped
 #   make reference  the converged reference experiments into reference/ (hours on a CPU; resumable)
 #   make scoreboard every measured figure beside the paper's claim (reference/SCOREBOARD.md)
+#   make grading  an nbgrader course in grading/ (solution + locked graded test cells, hidden tests)
+#   make slides   reveal.js slides of every notebook in instructor/slides/ (tagged copies, nbconvert)
+#   make site     the course website in site/_build/html (Sphinx + myst-nb, from outputs/executed/)
+#   make colab    Open-in-Colab badge + install cell in every notebook (URL: pyproject [project.urls])
 PYTHON      ?= python3
 VENV        ?= .venv
 CONSTRAINTS ?= constraints.txt
@@ -17,7 +21,11 @@ OUT         ?= $(CURDIR)/outputs
 REFERENCE_ARGS ?=
 SCOREBOARD_OUT ?=
 
-.PHONY: setup lab run test strip student clean-venv reference scoreboard
+EXTRAS      ?= test
+SITE_NOTEBOOKS ?= $(OUT)/executed
+GRADING     ?= grading
+
+.PHONY: setup lab run test strip student clean-venv reference scoreboard grading slides site site-smoke colab
 
 setup: $(STAMP)
 
@@ -25,7 +33,7 @@ $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 10), "exda-lite needs Python >= 3.10, found " + sys.version.split()[0]'
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q $(if $(CONSTRAINTS),-c $(CONSTRAINTS)) -e ".[test]"
+	$(PY) -m pip install -q $(if $(CONSTRAINTS),-c $(CONSTRAINTS)) -e ".[$(EXTRAS)]"
 	touch $(STAMP)
 
 lab: $(STAMP)
@@ -56,3 +64,13 @@ scoreboard: $(STAMP)
 
 clean-venv:
 	rm -rf $(VENV)
+
+grading: $(STAMP)
+	$(PY) tools/nbgrader_course.py source notebooks --course $(GRADING)
+	@echo "next: cd $(GRADING) && nbgrader generate_assignment exda --force"
+
+slides: $(STAMP)
+	$(PY) tools/slides.py build $(if $(wildcard $(OUT)/executed/*.ipynb),$(OUT)/executed,notebooks) --out instructor/slides
+
+colab: $(STAMP)
+	$(PY) tools/colab.py apply notebooks
