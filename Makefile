@@ -72,5 +72,15 @@ grading: $(STAMP)
 slides: $(STAMP)
 	$(PY) tools/slides.py build $(if $(wildcard $(OUT)/executed/*.ipynb),$(OUT)/executed,notebooks) --out instructor/slides
 
+site: $(STAMP)
+	$(PY) tools/site.py build --notebooks $(SITE_NOTEBOOKS) --out site/_build/html
+
+# CI: the notebooks executed in smoke mode (two at a time), then the same build
+site-smoke: $(STAMP)
+	mkdir -p $(OUT)/smoke/executed
+	printf '%s\n' $(NOTEBOOKS) | EXDA_SMOKE=1 OMP_NUM_THREADS=1 xargs -P 2 -I{} sh -c \
+	  '$(VENV)/bin/papermill --log-level WARNING --cwd notebooks {} $(OUT)/smoke/executed/$$(basename {}) -p OUT_DIR $(OUT)/smoke'
+	$(PY) tools/site.py build --notebooks $(OUT)/smoke/executed --out site/_build/html
+
 colab: $(STAMP)
 	$(PY) tools/colab.py apply notebooks
