@@ -25,7 +25,7 @@ EXTRAS      ?= test
 SITE_NOTEBOOKS ?= $(OUT)/executed
 GRADING     ?= grading
 
-.PHONY: setup lab run test strip student clean-venv reference scoreboard grading slides site site-smoke colab
+.PHONY: setup lab run test strip student clean-venv reference scoreboard grading slides site site-smoke colab colab-check
 
 setup: $(STAMP)
 
@@ -84,3 +84,6 @@ site-smoke: $(STAMP)
 
 colab: $(STAMP)
 	$(PY) tools/colab.py apply notebooks
+
+colab-check: $(STAMP)
+	$(PY) tools/colab.py check notebooks
