@@ -79,7 +79,7 @@ site: $(STAMP)
 site-smoke: $(STAMP)
 	mkdir -p $(OUT)/smoke/executed
 	printf '%s\n' $(NOTEBOOKS) | EXDA_SMOKE=1 OMP_NUM_THREADS=1 xargs -P 2 -I{} sh -c \
-	  '$(VENV)/bin/papermill --log-level WARNING --cwd notebooks {} $(OUT)/smoke/executed/$$(basename {}) -p OUT_DIR $(OUT)/smoke'
+	  '$(VENV)/bin/papermill --no-progress-bar --log-level WARNING --cwd notebooks {} $(OUT)/smoke/executed/$$(basename {}) -p OUT_DIR $(OUT)/smoke'
 	$(PY) tools/site.py build --notebooks $(OUT)/smoke/executed --out site/_build/html
 
 colab: $(STAMP)
