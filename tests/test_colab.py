@@ -46,9 +46,12 @@ def test_apply_writes_badge_and_install_cell_once_and_check_passes(copies):
     assert colab.main(["check", str(copies)]) == 0
 
 
-def test_check_fails_on_the_untouched_notebooks_and_a_new_url_rewrites_in_place(copies):
-    assert colab.main(["check", str(copies)]) == 1
+def test_check_fails_without_badge_or_with_a_stale_url_and_a_new_url_rewrites_in_place(copies):
+    bare = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# 99 · title"), nbformat.v4.new_code_cell("x = 1")])
+    nbformat.write(bare, copies / "99_bare.ipynb")
+    assert colab.main(["check", str(copies / "99_bare.ipynb")]) == 1
     assert colab.main(["apply", str(copies)]) == 0
+    assert colab.main(["check", str(copies / "99_bare.ipynb")]) == 0
     new = "https://github.com/someone/elsewhere"
     assert colab.main(["check", str(copies), "--url", new]) == 1
     assert colab.main(["apply", str(copies), "--url", new]) == 0
