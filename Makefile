@@ -5,6 +5,10 @@
 #   make student  the student edition in student/: solutions removed, outputs stripped
 #   make reference  the converged reference experiments into reference/ (hours on a CPU; resumable)
 #   make scoreboard every measured figure beside the paper's claim (reference/SCOREBOARD.md)
+#   make grading  an nbgrader course in grading/ (solution + locked graded test cells, hidden tests)
+#   make slides   reveal.js slides of every notebook in instructor/slides/ (tagged copies, nbconvert)
+#   make site     the course website in site/_build/html (Sphinx + myst-nb, from outputs/executed/)
+#   make colab    Open-in-Colab badge + install cell in every notebook (URL: pyproject [project.urls])
 PYTHON      ?= python3
 VENV        ?= .venv
 CONSTRAINTS ?= constraints.txt
@@ -17,7 +21,11 @@ OUT         ?= $(CURDIR)/outputs
 REFERENCE_ARGS ?=
 SCOREBOARD_OUT ?=
 
-.PHONY: setup lab run test strip student clean-venv reference scoreboard
+EXTRAS      ?= test
+SITE_NOTEBOOKS ?= $(OUT)/executed
+GRADING     ?= grading
+
+.PHONY: setup lab run test strip student clean-venv reference scoreboard grading slides site site-smoke colab colab-check
 
 setup: $(STAMP)
 
@@ -25,7 +33,7 @@ $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 10), "exda-lite needs Python >= 3.10, found " + sys.version.split()[0]'
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q $(if $(CONSTRAINTS),-c $(CONSTRAINTS)) -e ".[test]"
+	$(PY) -m pip install -q $(if $(CONSTRAINTS),-c $(CONSTRAINTS)) -e ".[$(EXTRAS)]"
 	touch $(STAMP)
 
 lab: $(STAMP)
@@ -56,3 +64,26 @@ scoreboard: $(STAMP)
 
 clean-venv:
 	rm -rf $(VENV)
+
+grading: $(STAMP)
+	$(PY) tools/nbgrader_course.py source notebooks --course $(GRADING)
+	@echo "next: cd $(GRADING) && nbgrader generate_assignment exda --force"
+
+slides: $(STAMP)
+	$(PY) tools/slides.py build $(if $(wildcard $(OUT)/executed/*.ipynb),$(OUT)/executed,notebooks) --out instructor/slides
+
+site: $(STAMP)
+	$(PY) tools/site.py build --notebooks $(SITE_NOTEBOOKS) --out site/_build/html
+
+# CI: the notebooks executed in smoke mode (two at a time), then the same build
+site-smoke: $(STAMP)
+	mkdir -p $(OUT)/smoke/executed
+	printf '%s\n' $(NOTEBOOKS) | EXDA_SMOKE=1 OMP_NUM_THREADS=1 xargs -P 2 -I{} sh -c \
+	  '$(VENV)/bin/papermill --no-progress-bar --log-level WARNING --cwd notebooks {} $(OUT)/smoke/executed/$$(basename {}) -p OUT_DIR $(OUT)/smoke'
+	$(PY) tools/site.py build --notebooks $(OUT)/smoke/executed --out site/_build/html
+
+colab: $(STAMP)
+	$(PY) tools/colab.py apply notebooks
+
+colab-check: $(STAMP)
+	$(PY) tools/colab.py check notebooks

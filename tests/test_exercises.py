@@ -1,22 +1,76 @@
 """The exercise checker: correct answers pass, each known mistake gets its own diagnosis."""
 
+import glob
+import importlib
+import inspect
+import json
+import re
+from pathlib import Path
+
 import pytest
 
-from exda_lite.course.exercises import EXERCISES, check
+from exda_lite.course.exercises import EXERCISES, check, reset_attempts
+from exda_lite.course.exercises.checker import HINT_AFTER, split_description
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.mark.parametrize("name", sorted(EXERCISES))
-def test_reference_passes(name, capsys):
-    assert check(name, EXERCISES[name].reference)
+@pytest.fixture(autouse=True)
+def fresh_attempts():
+    reset_attempts()
+    yield
+    reset_attempts()
+
+
+def notebook_solutions():
+    """(exercise, notebook, source of the solution cell up to its check) for every exercise cell."""
+    found = []
+    for path in sorted(glob.glob(str(ROOT / "notebooks" / "[0-9][0-9]_*.ipynb"))):
+        for cell in json.load(open(path))["cells"]:
+            source = "".join(cell["source"])
+            m = re.search(r"^(?:\w+ = )?check\(\"(\w+)\", (\w+)\)", source, re.M)
+            if cell["cell_type"] == "code" and "### BEGIN SOLUTION" in source and m:
+                found.append((m.group(1), Path(path).name, source[: m.start()], m.group(2)))
+    return found
+
+
+@pytest.mark.parametrize("name,notebook,source,function", notebook_solutions(), ids=lambda v: str(v)[:20])
+def test_the_notebook_solution_passes(name, notebook, source, function, capsys):
+    import math
+
+    import numpy as np
+    import torch
+    import torch.nn.functional as F
+    from scipy.ndimage import gaussian_filter1d
+
+    namespace = {"torch": torch, "F": F, "np": np, "math": math, "gaussian_filter1d": gaussian_filter1d}
+    exec(compile(source, notebook, "exec"), namespace)
+    assert check(name, namespace[function]), capsys.readouterr().out
     assert "✅" in capsys.readouterr().out
 
 
+def test_every_exercise_has_a_notebook_solution():
+    assert {name for name, *_ in notebook_solutions()} == set(EXERCISES)
+
+
+@pytest.mark.parametrize("name", sorted(EXERCISES))
+def test_the_reference_itself_is_not_an_answer(name, capsys):
+    assert not check(name, EXERCISES[name].reference)
+    assert "library's own solution" in capsys.readouterr().out
+
+
 @pytest.mark.parametrize("name,index", [(n, i) for n, ex in sorted(EXERCISES.items()) for i in range(len(ex.mistakes))])
-def test_each_known_mistake_is_diagnosed(name, index, capsys):
+def test_each_known_mistake_is_diagnosed_what_first_and_the_fix_after_repeated_failures(name, index, capsys):
     description, mistake = EXERCISES[name].mistakes[index]
+    what, fix = split_description(description)
     assert not check(name, mistake)
     out = capsys.readouterr().out
-    assert "❌" in out and description in out
+    assert "❌" in out and what in out
+    if fix:
+        assert fix not in out  # tier 1: what is wrong, not yet how to fix it
+    for _ in range(HINT_AFTER - 1):
+        check(name, mistake)
+    assert description in capsys.readouterr().out.splitlines()[-1]
 
 
 @pytest.mark.parametrize("name", sorted(EXERCISES))
@@ -77,7 +131,7 @@ def test_exda_attention_from_scratch_passes():
 
 
 def test_explicit_seeds_override_the_exercises_own():
-    assert check("paired_t", EXERCISES["paired_t"].reference, seeds=(3, 4), verbose=False)
+    assert check("paired_t", my_paired_t, seeds=(3, 4), verbose=False)
 
 
 # The solution cells handed to the notebooks (course_nbs exercises), verbatim: they must pass.
@@ -157,3 +211,76 @@ def test_unattempted_training_step_is_reported(capsys):
 
     assert not check("training_step", my_train_step)
     assert "not attempted yet" in capsys.readouterr().out
+
+def test_generic_failure_hides_the_hint_until_repeated_failures(capsys):
+    hint = EXERCISES["psnr"].hint
+
+    def off_by_a_bit(pred, target):
+        return EXERCISES["psnr"].reference(pred, target) + 0.5
+
+    check("psnr", off_by_a_bit)
+    first = capsys.readouterr().out
+    assert "values differ" in first and hint not in first
+    check("psnr", off_by_a_bit)
+    second = capsys.readouterr().out
+    assert "First at index" in second and hint not in second
+    check("psnr", off_by_a_bit)
+    assert hint in capsys.readouterr().out
+    assert check("psnr", lambda p, t: 10 * (1 / (p.clamp(0, 1) - t.clamp(0, 1)).pow(2).flatten(1).mean(1)).log10())
+    check("psnr", off_by_a_bit)  # a success resets the tiers
+    assert hint not in capsys.readouterr().out
+
+
+def test_strict_mode_raises_with_the_verdict_and_passes_silently_when_right(monkeypatch):
+    with pytest.raises(AssertionError, match="not attempted yet"):
+        check("psnr", lambda p, t: (_ for _ in ()).throw(NotImplementedError()), strict=True)
+    with pytest.raises(AssertionError, match="wrong shape"):
+        check("psnr", lambda p, t: (p - t).pow(2).mean(), strict=True)
+    assert check("psnr", lambda p, t: 10 * (1 / (p.clamp(0, 1) - t.clamp(0, 1)).pow(2).flatten(1).mean(1)).log10(),
+                 strict=True)
+    monkeypatch.setenv("EXDA_CHECK_STRICT", "1")
+    with pytest.raises(AssertionError):
+        check("psnr", lambda p, t: None)
+
+
+def test_the_library_solution_is_not_an_answer(capsys):
+    from exda_lite.course.span import span_residual
+    from exda_lite.nn.attention import channel_attention, split_heads
+
+    assert not check("span_residual", span_residual)
+    assert not check("span_residual", lambda rows, basis: span_residual(rows, basis))
+    assert not check("channel_attention", lambda q, k, v, t: channel_attention(q, k, v, t)[0])
+    assert not check("split_heads", split_heads)
+    out = capsys.readouterr().out
+    assert out.count("library's own solution") == 4
+
+
+def notebook_imports():
+    """Every callable the notebooks import from exda_lite (functions of imported modules included)."""
+    found = {}
+    for path in sorted(glob.glob(str(ROOT / "notebooks" / "[0-9][0-9]_*.ipynb"))):
+        for cell in json.load(open(path))["cells"]:
+            source = "".join(cell["source"])
+            for m in re.finditer(r"^\s*from (exda_lite[\w.]*) import (\([^)]*\)|[^\n#]*)", source, re.M):
+                for name in re.split(r"[,\s()]+", m.group(2)):
+                    obj = getattr(importlib.import_module(m.group(1)), name, None) if name and name != "as" else None
+                    if inspect.ismodule(obj):
+                        found.update({f"{obj.__name__}.{k}": v for k, v in vars(obj).items()
+                                      if inspect.isfunction(v) and v.__module__ == obj.__name__})
+                    elif callable(obj):
+                        found[f"{m.group(1)}.{name}"] = obj
+    return found
+
+
+def test_no_function_the_notebooks_import_passes_an_exercise():
+    candidates = notebook_imports()
+    assert "exda_lite.nn.attention.channel_attention" in candidates and len(candidates) > 30
+    passing = []
+    for name in EXERCISES:
+        for label, fn in candidates.items():
+            try:
+                if check(name, fn, verbose=False):
+                    passing.append((name, label))
+            except Exception:  # noqa: BLE001 - constructors etc. that do not take these arguments
+                pass
+    assert not passing

@@ -7,8 +7,8 @@
 """
 
 from . import course_nbs, model_nbs, training_nbs
-from .checker import Exercise, check, diagnose, same
+from .checker import Exercise, check, diagnose, reset_attempts, same
 
 EXERCISES: dict[str, Exercise] = {**model_nbs.EXERCISES, **training_nbs.EXERCISES, **course_nbs.EXERCISES}
 
-__all__ = ["EXERCISES", "Exercise", "check", "diagnose", "same"]
+__all__ = ["EXERCISES", "Exercise", "check", "diagnose", "reset_attempts", "same"]
