@@ -85,26 +85,58 @@ def save_weights(model: nn.Module, path, name: str | None = None, extra: dict | 
     return path
 
 
+def weights_file_problem(path: Path) -> str | None:
+    """What is wrong with ``path`` as a weights file, in a few words (None: it looks like one)."""
+    size = path.stat().st_size
+    if size == 0:
+        return "empty file (0 bytes)"
+    with open(path, "rb") as f:
+        head = f.read(16)
+    if head[:2] == b"PK":  # torch.save's zip archive
+        return None
+    if size >= 8 and len(head) > 8 and head[8:9] == b"{":  # safetensors: 8-byte header length, then JSON
+        header = int.from_bytes(head[:8], "little")
+        return None if 8 + header <= size else f"truncated safetensors file ({size} bytes, header says >{8 + header})"
+    if all(32 <= b < 127 or b in (9, 10, 13) for b in head):
+        return "a text file, not weights (expected .safetensors or last.pt written by exda-lite)"
+    return "not a safetensors or torch checkpoint file"
+
+
 def read_weights(path) -> tuple[dict, dict]:
-    """(state_dict, info) from a ``model.safetensors`` or a ``last.pt``; info has ``model_name``, ``model_config``."""
+    """(state_dict, info) from a ``.safetensors`` or a ``last.pt`` (its EMA weights if it has them);
+    info has ``model_name``, ``model_config``. Unreadable files raise ``CheckpointMismatchError`` (one line)."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no checkpoint at {path}")
-    if path.suffix == ".safetensors":
-        from safetensors import safe_open
-        from safetensors.torch import load_file
+    problem = weights_file_problem(path)
+    if problem:
+        raise CheckpointMismatchError(f"{path}: {problem}")
+    with open(path, "rb") as f:
+        is_torch_zip = f.read(2) == b"PK"
+    if not is_torch_zip:
+        return read_safetensors(path)
+    checkpoint = load_checkpoint(path)
+    state = checkpoint.get("ema") or checkpoint["model"]
+    return state, {"model_name": checkpoint["model_name"], "model_config": checkpoint["model_config"],
+                   "global_step": checkpoint["global_step"], "ema": "ema" in checkpoint}
 
+
+def read_safetensors(path: Path) -> tuple[dict, dict]:
+    from safetensors import safe_open
+    from safetensors.torch import load_file
+
+    try:
         with safe_open(str(path), "pt") as f:
             metadata = f.metadata() or {}
-        if metadata.get("format") != CHECKPOINT_FORMAT:
-            raise CheckpointMismatchError(f"{path} has no exda-lite metadata (format {metadata.get('format')!r}); "
-                                          "it was not written by exda-lite, so its model config is unknown")
-        info = {"model_name": metadata["model_name"], "model_config": json.loads(metadata["model_config"]),
-                **json.loads(metadata.get("extra", "{}"))}
-        return load_file(str(path)), info
-    checkpoint = load_checkpoint(path)
-    return checkpoint["model"], {"model_name": checkpoint["model_name"], "model_config": checkpoint["model_config"],
-                                 "global_step": checkpoint["global_step"]}
+        state = load_file(str(path))
+    except Exception as error:  # noqa: BLE001 - safetensors raises its own error types
+        raise CheckpointMismatchError(f"{path}: unreadable safetensors file, truncated or corrupt ({str(error).splitlines()[0]})") from None
+    if metadata.get("format") != CHECKPOINT_FORMAT:
+        raise CheckpointMismatchError(f"{path} has no exda-lite metadata (format {metadata.get('format')!r}); "
+                                      "it was not written by exda-lite, so its model config is unknown")
+    info = {"model_name": metadata["model_name"], "model_config": json.loads(metadata["model_config"]),
+            **json.loads(metadata.get("extra", "{}"))}
+    return state, info
 
 
 def load_model(path, device="cpu") -> tuple[ExDA, dict]:
@@ -127,7 +159,7 @@ def load_state_checked(model: nn.Module, state: dict, path) -> None:
               for k in own if k in state and state[k].shape != own[k].shape]
     if missing or unexpected or shapes:
         raise CheckpointMismatchError(
-            f"{path} does not fit this model: {len(missing)} missing tensors {missing[:3]}, "
+            f"{path} does not fit this model (weights of another model?): {len(missing)} missing tensors {missing[:3]}, "
             f"{len(unexpected)} unexpected {unexpected[:3]}, {len(shapes)} with other shapes {shapes[:3]}")
     unwrap(model).load_state_dict(state)
 
@@ -137,7 +169,13 @@ def load_checkpoint(path) -> dict:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no checkpoint at {path}")
-    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    problem = weights_file_problem(path)
+    if problem:
+        raise CheckpointMismatchError(f"{path}: {problem}")
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # noqa: BLE001 - zip, pickle and weights_only errors alike
+        raise CheckpointMismatchError(f"{path}: unreadable torch checkpoint, truncated or corrupt ({str(error).splitlines()[0][:80]})") from None
     if not isinstance(checkpoint, dict) or checkpoint.get("format") != CHECKPOINT_FORMAT:
         raise CheckpointMismatchError(f"{path} is not an exda-lite training checkpoint")
     return checkpoint
