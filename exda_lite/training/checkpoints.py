@@ -130,7 +130,8 @@ def read_safetensors(path: Path) -> tuple[dict, dict]:
             metadata = f.metadata() or {}
         state = load_file(str(path))
     except Exception as error:  # noqa: BLE001 - safetensors raises its own error types
-        raise CheckpointMismatchError(f"{path}: unreadable safetensors file, truncated or corrupt ({str(error).splitlines()[0]})") from None
+        reason = str(error).splitlines()[0][:80]
+        raise CheckpointMismatchError(f"{path}: unreadable safetensors file, truncated or corrupt ({reason})") from None
     if metadata.get("format") != CHECKPOINT_FORMAT:
         raise CheckpointMismatchError(f"{path} has no exda-lite metadata (format {metadata.get('format')!r}); "
                                       "it was not written by exda-lite, so its model config is unknown")
@@ -175,7 +176,8 @@ def load_checkpoint(path) -> dict:
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # noqa: BLE001 - zip, pickle and weights_only errors alike
-        raise CheckpointMismatchError(f"{path}: unreadable torch checkpoint, truncated or corrupt ({str(error).splitlines()[0][:80]})") from None
+        reason = str(error).splitlines()[0][:80]
+        raise CheckpointMismatchError(f"{path}: unreadable torch checkpoint, truncated or corrupt ({reason})") from None
     if not isinstance(checkpoint, dict) or checkpoint.get("format") != CHECKPOINT_FORMAT:
         raise CheckpointMismatchError(f"{path} is not an exda-lite training checkpoint")
     return checkpoint
