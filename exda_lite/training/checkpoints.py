@@ -24,6 +24,7 @@ from ..nn.configs import ExDAConfig
 from ..nn.model import ExDA
 from .config import RESUME_MUST_MATCH, TrainConfig
 from .distributed import check_ranks_in_sync, unwrap
+from .speed import ema_state, load_ema_state
 
 if TYPE_CHECKING:  # the loop imports this module
     from .loop import Run
@@ -249,6 +250,12 @@ def resume_or_initialise(run: Run) -> bool:
         run.scheduler.load_state_dict(checkpoint["scheduler"])
         run.scheduler.base_lrs = [config.lr for _ in run.scheduler.base_lrs]
         run.scaler.load_state_dict(checkpoint["scaler"])
+        if run.ema is not None and "ema" in checkpoint:
+            load_ema_state(run.ema, {"weights": checkpoint["ema"], "n_averaged": checkpoint["ema_n_averaged"]})
+        elif run.ema is not None:
+            raise CheckpointMismatchError(f"{path} has no EMA weights, but this run asks for ema={config.ema}; "
+                                          "resume without --ema, or start a new run with init_weights=")
+        run.best_psnr = checkpoint.get("best_val_psnr", float("-inf"))
         set_rng_state(checkpoint["rng"][ctx.rank] if ctx.rank < len(checkpoint["rng"]) else checkpoint["rng"][0])
         run.start_epoch, run.start_batch = checkpoint["epoch"], checkpoint["step_in_epoch"]
         run.global_step = run.resumed_from = checkpoint["global_step"]
@@ -278,7 +285,25 @@ def save_training_state(run: Run, epoch: int, step_in_epoch: int) -> None:
         "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
         "optimizer": run.optimizer.state_dict(), "scheduler": run.scheduler.state_dict(),
         "scaler": run.scaler.state_dict(), "rng": states, "epoch": epoch, "step_in_epoch": step_in_epoch,
-        "global_step": run.global_step, "total_steps": run.total_steps,
+        "global_step": run.global_step, "total_steps": run.total_steps, "best_val_psnr": run.best_psnr,
+        **({"ema": ema_state(run.ema)["weights"], "ema_n_averaged": run.ema.n_averaged.detach().cpu(),
+            "ema_decay": config.ema} if run.ema is not None else {}),
     }, run.out_dir / "last.pt")
-    save_weights(model, run.out_dir / "model.safetensors", config.model,
-                 extra={"global_step": run.global_step, "setting": config.setting})
+    save_weights(run.export_model, run.out_dir / "model.safetensors", config.model, extra=export_info(run))
+
+
+def export_info(run: Run, **more) -> dict:
+    """The metadata of an exported weights file: step, setting, whether the weights are the EMA's."""
+    return {"global_step": run.global_step, "setting": run.config.setting, "ema": run.config.ema, **more}
+
+
+def save_best(run: Run, epoch: int, scores: dict) -> None:
+    """``best.safetensors``: the exported weights with the best mean validation PSNR so far."""
+    save_weights(run.export_model, run.out_dir / "best.safetensors", run.config.model,
+                 extra=export_info(run, epoch=epoch, val_psnr=scores["psnr"], val_ssim=scores["ssim"]))
+
+
+def save_snapshot(run: Run, epoch: int) -> Path:
+    """``epoch_NNNN.safetensors``: a kept copy of the exported weights after ``epoch`` (``--keep-every``)."""
+    return save_weights(run.export_model, run.out_dir / f"epoch_{epoch:04d}.safetensors", run.config.model,
+                        extra=export_info(run, epoch=epoch))

@@ -48,7 +48,12 @@ class CSVLog:
 
 TRAIN_COLUMNS = ["step", "epoch", "lr", "loss", "l1", "fourier", "grad_norm", "images_per_s", "seconds",
                  "peak_mem_gb"]
-VAL_COLUMNS = ["step", "epoch", "val_psnr", "val_psnr_input"]
+VAL_COLUMNS = ["step", "epoch", "val_psnr", "val_ssim", "val_psnr_input"]
+
+
+def val_columns(tasks) -> list[str]:
+    """val_log.csv: the means (as the paper's Average), then PSNR and SSIM per task."""
+    return VAL_COLUMNS + [f"{metric}_{task}" for task in tasks for metric in ("psnr", "ssim")]
 
 
 def make_tensorboard(config: TrainConfig, out_dir: Path):
@@ -82,10 +87,11 @@ class RunLogs:
     images: int = 0
 
     @classmethod
-    def open(cls, config: TrainConfig, out_dir: Path, fresh: bool, main: bool, step: int) -> "RunLogs":
+    def open(cls, config: TrainConfig, out_dir: Path, fresh: bool, main: bool, step: int,
+             tasks=()) -> "RunLogs":
         """Open the logs; a resumed run keeps its rows up to ``step`` (later ones are replayed)."""
         logs = cls(CSVLog(out_dir / "train_log.csv", TRAIN_COLUMNS, fresh=fresh),
-                   CSVLog(out_dir / "val_log.csv", VAL_COLUMNS, fresh=fresh), config.log_every, main=main)
+                   CSVLog(out_dir / "val_log.csv", val_columns(tasks), fresh=fresh), config.log_every, main=main)
         if main:
             out_dir.mkdir(parents=True, exist_ok=True)
             (out_dir / "config.json").write_text(json.dumps(config.to_dict(), indent=2))
@@ -114,10 +120,21 @@ class RunLogs:
         self.window, self.window_start, self.images = [], time.time(), 0
         return row
 
-    def validation(self, step: int, epoch: int, restored: float, degraded: float) -> None:
-        self.val.append({"step": step, "epoch": epoch, "val_psnr": restored, "val_psnr_input": degraded})
+    def validation(self, step: int, epoch: int, scores: dict) -> None:
+        """One row of val_log.csv from ``validation.score``'s per-task dict (``"mean"``: over tasks)."""
+        mean = scores["mean"]
+        row = {"step": step, "epoch": epoch, "val_psnr": mean["psnr"], "val_ssim": mean["ssim"],
+               "val_psnr_input": mean["psnr_input"]}
+        for task, values in scores.items():
+            if task not in ("mean", "examples"):
+                row[f"psnr_{task}"], row[f"ssim_{task}"] = values["psnr"], values["ssim"]
+        self.val.append(row)
         if self.writer:
-            self.writer.add_scalar("val/psnr", restored, step)
+            for key, value in row.items():
+                if key not in ("step", "epoch"):
+                    self.writer.add_scalar(f"val/{key}", value, step)
+            for task, image in scores.get("examples", {}).items():  # degraded | restored | clean, side by side
+                self.writer.add_image(f"val_images/{task}", image, step)
 
     def close(self) -> None:
         if self.writer:
