@@ -3,6 +3,7 @@
 #   make run    execute the notebook sequence headless with papermill (outputs/)
 #   make test   unit tests + every notebook in smoke mode under nbval (what CI runs)
 #   make student  the student edition in student/: solutions removed, outputs stripped
+#   make gpu-check  exda_t, bf16, batch 32, 128^2, 50 steps: img/s, peak memory, loss (GPU_CHECK_ARGS=--dry: CPU)
 PYTHON      ?= python3
 VENV        ?= .venv
 CONSTRAINTS ?= constraints.txt
@@ -13,7 +14,7 @@ STAMP       := $(VENV)/.installed-stamp
 NOTEBOOKS   := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 OUT         ?= $(CURDIR)/outputs
 
-.PHONY: setup lab run test strip student clean-venv
+.PHONY: setup lab run test strip student clean-venv gpu-check
 
 setup: $(STAMP)
 
@@ -43,6 +44,10 @@ strip: $(STAMP)
 
 student: $(STAMP)
 	$(PY) tools/nbtool.py student notebooks --out student
+
+GPU_CHECK_ARGS ?=
+gpu-check: $(STAMP)
+	$(PY) benchmarks/gpu_check.py $(GPU_CHECK_ARGS)
 
 clean-venv:
 	rm -rf $(VENV)
