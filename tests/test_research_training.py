@@ -240,3 +240,18 @@ def test_cdd11_ssim_is_moce_irs_gaussian_window_checked_against_scikit_image():
     assert abs(gaussian - evaluate_pair(noisy, clean)["ssim"]) > 1e-4  # not the uniform 7x7 window
     assert "Gaussian 11x11" in describe_protocol(False, 0, "gaussian", "cdd11")
     assert "our choice" in describe_protocol(True, 0, "uniform", "allweather")
+
+
+def test_inference_default_channels_last_on_cpu_equals_plain_forward():
+    from exda_lite.training.speed import ChannelsLastInput, prepare_for_inference
+
+    torch.manual_seed(0)
+    model = build_model("exda_nano").eval()
+    x = torch.rand(1, 3, 40, 56)
+    with torch.no_grad():
+        reference = model(x)
+        prepared = prepare_for_inference(build_model("exda_nano"), "cpu")
+        prepared.model.load_state_dict(model.state_dict())
+        assert isinstance(prepared, ChannelsLastInput) and prepared.config.in_channels == 3
+        torch.testing.assert_close(prepared(x), reference, rtol=0, atol=1e-5)
+    assert not isinstance(prepare_for_inference(model, "cpu", channels_last=False), ChannelsLastInput)
