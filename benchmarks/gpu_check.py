@@ -65,6 +65,8 @@ def main(argv=None) -> list[dict]:
     parser.add_argument("--dry", action="store_true", help="tiny model on CPU: checks the code, not the GPU")
     parser.add_argument("--steps", type=int, default=None, help="default 50 (dry: 6)")
     parser.add_argument("--skip-compile", action="store_true", help="only the compile-off run")
+    parser.add_argument("--dry-compile", action="store_true",
+                        help="--dry: also the compile-on run (torch.compile of fwd+bwd on this CPU took > 400 s)")
     args = parser.parse_args(argv)
     if not args.dry and not torch.cuda.is_available():
         parser.error("no CUDA GPU here; use --dry to run the same code tiny on CPU")
@@ -73,7 +75,10 @@ def main(argv=None) -> list[dict]:
     print(f"# gpu-check: {'DRY (tiny, CPU)' if args.dry else 'exda_t'}, bf16, EMA 0.999, accumulate 2, "
           f"channels_last, {steps} steps, torch {torch.__version__}, {device}")
     results = []
-    for compile_model in (False,) if args.skip_compile else (False, True):
+    skip = args.skip_compile or (args.dry and not args.dry_compile)
+    if skip:
+        print("# compile-on run skipped" + (" (--dry: pass --dry-compile to include it)" if args.dry else ""))
+    for compile_model in (False,) if skip else (False, True):
         with tempfile.TemporaryDirectory() as out_dir:
             r = check(compile_model, args.dry, steps, out_dir)
         results.append(r)

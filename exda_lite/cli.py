@@ -200,7 +200,7 @@ def main(argv=None) -> int:
     try:
         return handlers[args.command](args)
     except (DataLayoutError, CheckpointMismatchError, NonFiniteLossError, ImageReadError, FileNotFoundError,
-            ValueError, TypeError) as error:
+            ValueError, TypeError, ImportError) as error:
         if os.environ.get("EXDA_DEBUG"):
             raise
         print(f"exda-lite {args.command}: error: {error}", file=sys.stderr)

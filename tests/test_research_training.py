@@ -255,3 +255,48 @@ def test_inference_default_channels_last_on_cpu_equals_plain_forward():
         assert isinstance(prepared, ChannelsLastInput) and prepared.config.in_channels == 3
         torch.testing.assert_close(prepared(x), reference, rtol=0, atol=1e-5)
     assert not isinstance(prepare_for_inference(model, "cpu", channels_last=False), ChannelsLastInput)
+
+
+# ----------------------------------------------------------------------------- 8: tracking
+
+class FakeTracker:
+    """Stands in for a TensorBoard SummaryWriter and a wandb run (neither is installed in CI)."""
+
+    def __init__(self):
+        self.scalars, self.images, self.logged, self.closed = [], [], [], False
+
+    def add_scalar(self, key, value, step):
+        self.scalars.append((key, step))
+
+    def add_image(self, key, image, step):
+        self.images.append((key, tuple(image.shape), step))
+
+    def log(self, values, step):
+        self.logged.append((sorted(values), step))
+
+    def close(self):
+        self.closed = True
+
+    finish = close
+
+
+def test_tensorboard_gets_image_grids_and_wandb_runs_offline(tmp_path, monkeypatch):
+    import sys
+    import types
+
+    from exda_lite.training import logs
+
+    board, run = FakeTracker(), FakeTracker()
+    modes = []
+    fake_wandb = types.SimpleNamespace(init=lambda **kw: modes.append(kw["mode"]) or run)
+    monkeypatch.setitem(sys.modules, "wandb", fake_wandb)
+    monkeypatch.delenv("WANDB_MODE", raising=False)
+    monkeypatch.setattr(logs, "make_tensorboard", lambda config, out_dir: board)
+    T.train(tiny_config(tmp_path, epochs=1, val_every=1, val_crop=16, wandb=True))
+    assert modes == ["offline"] and board.closed and run.closed
+    assert ("val_images/noise", (3, 16, 48), 5) in board.images  # degraded | restored | clean
+    assert any(key == "val/val_ssim" for key, _ in board.scalars)
+    assert any("val/psnr_haze" in keys for keys, _ in run.logged)
+    monkeypatch.setitem(sys.modules, "wandb", None)  # not installed: a clear error
+    with pytest.raises(ImportError, match=r"exda-lite\[wandb\]"):
+        T.train(tiny_config(tmp_path / "b", epochs=1, wandb=True))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import resource
 import time
 from dataclasses import dataclass, field
@@ -66,6 +67,19 @@ def make_tensorboard(config: TrainConfig, out_dir: Path):
     return SummaryWriter(str(out_dir / "tb"))
 
 
+def make_wandb(config: TrainConfig, out_dir: Path):
+    """A Weights & Biases run when ``config.wandb``; offline (no network) unless WANDB_MODE is set."""
+    if not config.wandb:
+        return None
+    try:
+        import wandb
+    except ImportError:
+        raise ImportError("--wandb needs the wandb package: pip install 'exda-lite[wandb]'") from None
+    os.environ.setdefault("WANDB_MODE", "offline")
+    return wandb.init(dir=str(out_dir), config=config.to_dict(), mode=os.environ["WANDB_MODE"],
+                      name=out_dir.name)
+
+
 def peak_memory_gb(device: torch.device) -> float:
     """Peak memory so far: CUDA allocator peak on a GPU, else the process's peak resident set size."""
     if device.type == "cuda":
@@ -81,6 +95,7 @@ class RunLogs:
     val: CSVLog
     log_every: int
     writer: object = None  # a TensorBoard SummaryWriter, or None
+    wandb: object = None  # a wandb run, or None
     main: bool = True  # only rank 0 writes
     window: list = field(default_factory=list)  # per-step [total, l1, fourier, grad_norm] since the last row
     window_start: float = field(default_factory=time.time)
@@ -98,6 +113,7 @@ class RunLogs:
             logs.train.truncate_after(step)
             logs.val.truncate_after(step)
             logs.writer = make_tensorboard(config, out_dir)
+            logs.wandb = make_wandb(config, out_dir)
         return logs
 
     def step(self, step: int, epoch: float, lr: float, values: torch.Tensor, batch_size: int, total_steps: int,
@@ -117,6 +133,8 @@ class RunLogs:
             if self.writer:
                 for key in ("loss", "l1", "fourier", "lr", "grad_norm", "images_per_s"):
                     self.writer.add_scalar(f"train/{key}", row[key], step)
+            if self.wandb:
+                self.wandb.log({f"train/{k}": v for k, v in row.items() if k != "step"}, step=step)
         self.window, self.window_start, self.images = [], time.time(), 0
         return row
 
@@ -135,7 +153,11 @@ class RunLogs:
                     self.writer.add_scalar(f"val/{key}", value, step)
             for task, image in scores.get("examples", {}).items():  # degraded | restored | clean, side by side
                 self.writer.add_image(f"val_images/{task}", image, step)
+        if self.wandb:
+            self.wandb.log({f"val/{k}": v for k, v in row.items() if k != "step"}, step=step)
 
     def close(self) -> None:
         if self.writer:
             self.writer.close()
+        if self.wandb:
+            self.wandb.finish()

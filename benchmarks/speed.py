@@ -1,0 +1,102 @@
+"""Speed: forward-time ratios of our inference path vs a plain NCHW eager forward of the same weights,
+eager and compiled, and training-step throughput (img/s).
+
+    python benchmarks/speed.py                          # restormer config, 128^2, this machine's threads
+    python benchmarks/speed.py --no-compile --threads 2 --min-run-time 3
+
+Forward rows (batch 1, no grad, eval mode, medians of torch.utils.benchmark):
+  plain       the model in NCHW, eager: the reference (ratio 1.00)
+  ours        ``prepare_for_inference`` at defaults (channels_last on CPU), eager
+  compiled    ``prepare_for_inference(..., compile_model=True)`` (compile time printed, not counted)
+Training rows: ``train_step`` of the real loop (fwd+bwd+Adam), batch ``--train-batch`` at 128^2,
+fp32, NCHW vs channels_last. Numbers on a shared machine vary with its load: say so when you quote them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import torch
+
+from exda_lite.nn.model import build_model
+from exda_lite.training.speed import prepare_for_inference, to_channels_last
+
+
+def median_forward(model, x, min_run_time: float) -> float:
+    from torch.utils.benchmark import Timer
+
+    with torch.no_grad():
+        model(x)
+        return Timer("model(x)", globals={"model": model, "x": x},
+                     num_threads=torch.get_num_threads()).blocked_autorange(min_run_time=min_run_time).median
+
+
+def forward_ratios(name: str, size: int, min_run_time: float, compile_model: bool) -> list[tuple]:
+    torch.manual_seed(0)
+    plain = build_model(name).eval()
+    x = torch.rand(1, 3, size, size)
+    base = median_forward(plain, x, min_run_time)
+    rows = [("plain NCHW eager", base, 1.0)]
+    ours = prepare_for_inference(build_model(name), "cpu")
+    ours.model.load_state_dict(plain.state_dict())
+    with torch.no_grad():
+        assert torch.allclose(ours(x), plain(x), atol=1e-5), "channels_last output differs from NCHW"
+    t = median_forward(ours, x, min_run_time)
+    rows.append(("ours, defaults (channels_last)", t, t / base))
+    if compile_model:
+        compiled = prepare_for_inference(ours.model, "cpu", compile_model=True)
+        start = time.time()
+        with torch.no_grad():
+            compiled(x)
+        compile_s = time.time() - start
+        t = median_forward(compiled, x, min_run_time)
+        rows.append((f"ours, compiled (compile {compile_s:.0f} s)", t, t / base))
+    return rows
+
+
+def train_throughput(name: str, batch: int, size: int, steps: int, channels_last: bool) -> float:
+    torch.manual_seed(0)
+    model = build_model(name).train()
+    if channels_last:
+        model = to_channels_last(model)
+    optimizer = torch.optim.Adam(model.parameters(), lr=2e-4)
+    x, y = torch.rand(batch, 3, size, size), torch.rand(batch, 3, size, size)
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    times = []
+    for _ in range(steps + 1):
+        start = time.perf_counter()
+        loss = (model(x) - y).abs().mean()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        times.append(time.perf_counter() - start)
+    return batch / (sum(times[1:]) / steps)  # the first step is a warm-up
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default="restormer")
+    parser.add_argument("--size", type=int, default=128)
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    parser.add_argument("--min-run-time", type=float, default=3.0)
+    parser.add_argument("--no-compile", action="store_true")
+    parser.add_argument("--train-models", nargs="*", default=["exda_nano", "exda_t"])
+    parser.add_argument("--train-batch", type=int, default=4)
+    parser.add_argument("--train-steps", type=int, default=3)
+    args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    print(f"# torch {torch.__version__}, CPU, {torch.get_num_threads()} threads; {args.model} forward at {args.size}^2")
+    for label, seconds, ratio in forward_ratios(args.model, args.size, args.min_run_time, not args.no_compile):
+        print(f"{label:<42} {seconds * 1000:8.0f} ms   {ratio:.2f}x plain")
+    for name in args.train_models:
+        for channels_last in (False, True):
+            rate = train_throughput(name, args.train_batch, args.size, args.train_steps, channels_last)
+            print(f"train step {name:<10} batch {args.train_batch} {'channels_last' if channels_last else 'NCHW':<14}"
+                  f" {rate:7.2f} img/s")
+
+
+if __name__ == "__main__":
+    main()
