@@ -68,7 +68,7 @@ def test_another_models_weights_is_a_clear_error(tmp_path):
 
 RESOLVED = {  # setting -> (model, epochs, max_steps) when none of them is given
     "3deg": ("exda_b", 130, 0), "5deg": ("exda_b", 150, 0), "cdd11": ("exda_b", 150, 0),
-    "allweather": ("exda_b", 0, 300_000), "weatherbench": ("exda_b", 120, 0), "medical": ("exda_b", 150, 0),
+    "allweather": ("exda_b", 0, 300_000), "weatherbench": ("exda_b", 120, 0), "medical": ("exda_b", 100, 0),
     "demo": ("exda_t", 130, 0),
 }
 
