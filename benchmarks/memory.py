@@ -67,7 +67,7 @@ def cell(model_name: str, batch: int, precision: str, checkpointing: bool, size:
 
 def run_cell(*args) -> dict:
     command = [sys.executable, __file__, "--cell", json.dumps(args)]
-    out = subprocess.run(command, capture_output=True, text=True, timeout=1800)
+    out = subprocess.run(command, capture_output=True, text=True, timeout=1800, check=False)
     if out.returncode:
         return {"error": (out.stderr.strip().splitlines() or ["killed (out of memory?)"])[-1][:120]}
     return json.loads(out.stdout.strip().splitlines()[-1])

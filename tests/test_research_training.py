@@ -152,7 +152,8 @@ def test_done_criterion_run_leaves_best_snapshots_and_logs_and_eval_scores_them(
     for name in ("best.safetensors", "epoch_0001.safetensors", "epoch_0002.safetensors", "val_log.csv",
                  "train_log.csv", "last.pt", "model.safetensors"):
         assert (out / name).is_file(), name
-    rows = list(csv.DictReader(open(out / "val_log.csv")))
+    with open(out / "val_log.csv") as f:
+        rows = list(csv.DictReader(f))
     assert [int(r["epoch"]) for r in rows] == [0, 1, 2]
     assert {"val_psnr", "val_ssim", "psnr_noise", "ssim_haze"} <= set(rows[0])
     best = max(rows, key=lambda r: float(r["val_psnr"]))
