@@ -301,3 +301,14 @@ def test_tensorboard_gets_image_grids_and_wandb_runs_offline(tmp_path, monkeypat
     monkeypatch.setitem(sys.modules, "wandb", None)  # not installed: a clear error
     with pytest.raises(ImportError, match=r"exda-lite\[wandb\]"):
         T.train(tiny_config(tmp_path / "b", epochs=1, wandb=True))
+
+
+def test_a_checkpoint_from_before_the_new_fields_still_resumes(tmp_path):
+    T.train(tiny_config(tmp_path, epochs=1))
+    checkpoint = T.load_checkpoint(tmp_path / "last.pt")
+    for key in ("accumulate", "val_images", "val_seed", "ema", "keep_every"):
+        del checkpoint["train_config"][key]
+    del checkpoint["best_val_psnr"]
+    torch.save(checkpoint, tmp_path / "last.pt")
+    again = T.train(tiny_config(tmp_path, epochs=2, resume="auto"))
+    assert again.resumed_from_step == 5 and again.global_step == 10

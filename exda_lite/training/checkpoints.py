@@ -198,6 +198,8 @@ def check_resume_compatible(checkpoint: dict, config: TrainConfig, model: nn.Mod
             f"model config differs in {differing}. Resume with the same MODEL (and overrides), or start a fresh "
             f"run (resume='') in another out_dir, or use init_weights= for a compatible model")
     saved = checkpoint["train_config"]
+    defaults = TrainConfig.__dataclass_fields__  # a checkpoint older than a field had its default
+    saved = {k: saved.get(k, defaults[k].default) for k in RESUME_MUST_MATCH} | saved
     problems = [f"{k}: checkpoint {saved.get(k)!r} vs this run {getattr(config, k)!r}"
                 for k in RESUME_MUST_MATCH if saved.get(k) != getattr(config, k)]
     if checkpoint["world_size"] != world_size:

@@ -16,7 +16,7 @@ def build_datasets(config: TrainConfig) -> tuple[Dataset, Dataset | None]:
     the training folders (``validation.held_out_split``), never the test sets.
     """
     train_set, val_set = setting_datasets(config)
-    if val_set is None and config.val_images:
+    if val_set is None and config.val_images and hasattr(train_set, "samples"):
         from .validation import held_out_split
 
         train_set, val_set = held_out_split(train_set, config.val_images, config.val_seed, config.val_crop)
