@@ -32,18 +32,19 @@ def median_forward(model, x, min_run_time: float) -> float:
                      num_threads=torch.get_num_threads()).blocked_autorange(min_run_time=min_run_time).median
 
 
-def forward_ratios(name: str, size: int, min_run_time: float, compile_model: bool) -> list[tuple]:
+def forward_ratios(name: str, size: int, min_run_time: float, compile_model: bool):
+    """Yield (label, seconds, ratio to plain) rows as they are measured."""
     torch.manual_seed(0)
     plain = build_model(name).eval()
     x = torch.rand(1, 3, size, size)
     base = median_forward(plain, x, min_run_time)
-    rows = [("plain NCHW eager", base, 1.0)]
+    yield "plain NCHW eager", base, 1.0
     ours = prepare_for_inference(build_model(name), "cpu")
     ours.model.load_state_dict(plain.state_dict())
     with torch.no_grad():
         assert torch.allclose(ours(x), plain(x), atol=1e-5), "channels_last output differs from NCHW"
     t = median_forward(ours, x, min_run_time)
-    rows.append(("ours, defaults (channels_last)", t, t / base))
+    yield "ours, defaults (channels_last)", t, t / base
     if compile_model:
         compiled = prepare_for_inference(ours.model, "cpu", compile_model=True)
         start = time.time()
@@ -51,8 +52,7 @@ def forward_ratios(name: str, size: int, min_run_time: float, compile_model: boo
             compiled(x)
         compile_s = time.time() - start
         t = median_forward(compiled, x, min_run_time)
-        rows.append((f"ours, compiled (compile {compile_s:.0f} s)", t, t / base))
-    return rows
+        yield f"ours, compiled (compile {compile_s:.0f} s)", t, t / base
 
 
 def train_throughput(name: str, batch: int, size: int, steps: int, channels_last: bool) -> float:
@@ -90,12 +90,12 @@ def main(argv=None) -> None:
         torch.set_num_threads(args.threads)
     print(f"# torch {torch.__version__}, CPU, {torch.get_num_threads()} threads; {args.model} forward at {args.size}^2")
     for label, seconds, ratio in forward_ratios(args.model, args.size, args.min_run_time, not args.no_compile):
-        print(f"{label:<42} {seconds * 1000:8.0f} ms   {ratio:.2f}x plain")
+        print(f"{label:<42} {seconds * 1000:8.0f} ms   {ratio:.2f}x plain", flush=True)
     for name in args.train_models:
         for channels_last in (False, True):
             rate = train_throughput(name, args.train_batch, args.size, args.train_steps, channels_last)
             print(f"train step {name:<10} batch {args.train_batch} {'channels_last' if channels_last else 'NCHW':<14}"
-                  f" {rate:7.2f} img/s")
+                  f" {rate:7.2f} img/s", flush=True)
 
 
 if __name__ == "__main__":
