@@ -2,9 +2,10 @@
 eager and compiled, and training-step throughput (img/s).
 
     python benchmarks/speed.py                          # restormer config, 128^2, this machine's threads
-    python benchmarks/speed.py --no-compile --threads 2 --min-run-time 3
+    python benchmarks/speed.py --no-compile --threads 2 --rounds 5
 
-Forward rows (batch 1, no grad, eval mode, medians of torch.utils.benchmark):
+Forward rows (batch 1, no grad, eval mode; the models are timed in turns, ``--rounds`` times, and the
+ratio is best-of-rounds to plain's best-of-rounds, which a busy shared machine distorts least):
   plain       the model in NCHW, eager: the reference (ratio 1.00)
   ours        ``prepare_for_inference`` at defaults (channels_last on CPU), eager
   compiled    ``prepare_for_inference(..., compile_model=True)`` (compile time printed, not counted)
@@ -23,36 +24,41 @@ from exda_lite.nn.model import build_model
 from exda_lite.training.speed import prepare_for_inference, to_channels_last
 
 
-def median_forward(model, x, min_run_time: float) -> float:
-    from torch.utils.benchmark import Timer
-
+def interleaved_forward_times(models: dict, x: torch.Tensor, rounds: int) -> dict[str, list[float]]:
+    """Seconds per forward of each model, measured in turns (plain, ours, compiled, plain, ...), so that a
+    load spike on a shared machine hits every model alike; the ratios use the best (minimum) of ``rounds``."""
+    times = {name: [] for name in models}
     with torch.no_grad():
-        model(x)
-        return Timer("model(x)", globals={"model": model, "x": x},
-                     num_threads=torch.get_num_threads()).blocked_autorange(min_run_time=min_run_time).median
+        for model in models.values():
+            model(x)  # warm-up
+        for _ in range(rounds):
+            for name, model in models.items():
+                start = time.perf_counter()
+                model(x)
+                times[name].append(time.perf_counter() - start)
+    return times
 
 
-def forward_ratios(name: str, size: int, min_run_time: float, compile_model: bool):
-    """Yield (label, seconds, ratio to plain) rows as they are measured."""
+def forward_ratios(name: str, size: int, rounds: int, compile_model: bool):
+    """Yield (label, best seconds, median seconds, ratio of best to plain's best) rows."""
     torch.manual_seed(0)
     plain = build_model(name).eval()
     x = torch.rand(1, 3, size, size)
-    base = median_forward(plain, x, min_run_time)
-    yield "plain NCHW eager", base, 1.0
     ours = prepare_for_inference(build_model(name), "cpu")
     ours.model.load_state_dict(plain.state_dict())
     with torch.no_grad():
         assert torch.allclose(ours(x), plain(x), atol=1e-5), "channels_last output differs from NCHW"
-    t = median_forward(ours, x, min_run_time)
-    yield "ours, defaults (channels_last)", t, t / base
+    models = {"plain NCHW eager": plain, "ours, defaults (channels_last)": ours}
     if compile_model:
         compiled = prepare_for_inference(ours.model, "cpu", compile_model=True)
         start = time.time()
         with torch.no_grad():
             compiled(x)
-        compile_s = time.time() - start
-        t = median_forward(compiled, x, min_run_time)
-        yield f"ours, compiled (compile {compile_s:.0f} s)", t, t / base
+        models[f"ours, compiled (compile {time.time() - start:.0f} s)"] = compiled
+    times = interleaved_forward_times(models, x, rounds)
+    base = min(times["plain NCHW eager"])
+    for label, values in times.items():
+        yield label, min(values), float(torch.tensor(values).median()), min(values) / base
 
 
 def train_throughput(name: str, batch: int, size: int, steps: int, channels_last: bool) -> float:
@@ -80,7 +86,7 @@ def main(argv=None) -> None:
     parser.add_argument("--model", default="restormer")
     parser.add_argument("--size", type=int, default=128)
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
-    parser.add_argument("--min-run-time", type=float, default=3.0)
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved forward timings per model")
     parser.add_argument("--no-compile", action="store_true")
     parser.add_argument("--train-models", nargs="*", default=["exda_nano", "exda_t"])
     parser.add_argument("--train-batch", type=int, default=4)
@@ -89,8 +95,9 @@ def main(argv=None) -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     print(f"# torch {torch.__version__}, CPU, {torch.get_num_threads()} threads; {args.model} forward at {args.size}^2")
-    for label, seconds, ratio in forward_ratios(args.model, args.size, args.min_run_time, not args.no_compile):
-        print(f"{label:<42} {seconds * 1000:8.0f} ms   {ratio:.2f}x plain", flush=True)
+    for label, best, median, ratio in forward_ratios(args.model, args.size, args.rounds, not args.no_compile):
+        print(f"{label:<42} best {best * 1000:7.0f} ms  median {median * 1000:7.0f} ms   {ratio:.2f}x plain",
+              flush=True)
     for name in args.train_models:
         for channels_last in (False, True):
             rate = train_throughput(name, args.train_batch, args.size, args.train_steps, channels_last)
