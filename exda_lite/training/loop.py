@@ -17,7 +17,8 @@ Several GPUs: the same code under ``torchrun --nproc_per_node 4 -m exda_lite tra
 loop reads RANK / WORLD_SIZE from the environment, wraps the model in DistributedDataParallel
 and splits the data with a DistributedSampler; ``batch_size`` stays the *global* batch.
 
-Files in ``out_dir``: ``last.pt``, ``model.safetensors`` (see ``checkpoints``),
+Files in ``out_dir``: ``last.pt``, ``model.safetensors`` (the EMA weights when ``ema`` is on),
+``best.safetensors`` (best mean validation PSNR), ``epoch_NNNN.safetensors`` (``keep_every``),
 ``train_log.csv`` / ``val_log.csv``, ``config.json`` and, if TensorBoard is installed, ``tb/``.
 """
 
