@@ -9,6 +9,7 @@
 #   make slides   reveal.js slides of every notebook in instructor/slides/ (tagged copies, nbconvert)
 #   make site     the course website in site/_build/html (Sphinx + myst-nb, from outputs/executed/)
 #   make colab    Open-in-Colab badge + install cell in every notebook (URL: pyproject [project.urls])
+#   make gpu-check  exda_t, bf16, batch 32, 128^2, 50 steps: img/s, peak memory, loss (GPU_CHECK_ARGS=--dry: CPU)
 PYTHON      ?= python3
 VENV        ?= .venv
 CONSTRAINTS ?= constraints.txt
@@ -25,7 +26,7 @@ EXTRAS      ?= test
 SITE_NOTEBOOKS ?= $(OUT)/executed
 GRADING     ?= grading
 
-.PHONY: setup lab run test strip student clean-venv reference scoreboard grading slides site site-smoke colab colab-check
+.PHONY: setup lab run test strip student clean-venv reference scoreboard grading slides site site-smoke colab colab-check gpu-check
 
 setup: $(STAMP)
 
@@ -61,6 +62,10 @@ reference: $(STAMP)
 
 scoreboard: $(STAMP)
 	$(PY) -m exda_lite.reference scoreboard $(if $(SCOREBOARD_OUT),--out-dir $(SCOREBOARD_OUT))
+
+GPU_CHECK_ARGS ?=
+gpu-check: $(STAMP)
+	$(PY) benchmarks/gpu_check.py $(GPU_CHECK_ARGS)
 
 clean-venv:
 	rm -rf $(VENV)

@@ -73,7 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
 
-    train = commands.add_parser("train", help="train a model (the paper's recipe by default)")
+    train = commands.add_parser("train", help="train a model (paper settings: the paper's recipe for unset "
+                                              "--model/--epochs/--max-steps; every departure is printed)")
     add_train_arguments(train)
 
     evaluate = commands.add_parser("eval", help="evaluate weights on a setting's test sets (Tables 1-6 layout)")
@@ -90,6 +91,9 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--demo-crop", type=int, default=0, help="demo settings: centre crop (0: full photos)")
     evaluate.add_argument("--device", default="auto")
     evaluate.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "fp16"])
+    evaluate.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=None,
+                        help="NHWC weights and inputs (default: on for CPU, where it is faster; see README Speed)")
+    evaluate.add_argument("--compile", action="store_true", help="torch.compile the model (slow first image)")
 
     restore = commands.add_parser("restore", help="restore image files or folders (tiled, any size)")
     restore.add_argument("inputs", nargs="+", help="image files and/or folders of images")
@@ -100,6 +104,9 @@ def build_parser() -> argparse.ArgumentParser:
     restore.add_argument("--overlap", type=int, default=32, help="pixels shared by neighbouring tiles")
     restore.add_argument("--device", default="auto")
     restore.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "fp16"])
+    restore.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=None,
+                        help="NHWC weights and inputs (default: on for CPU, where it is faster; see README Speed)")
+    restore.add_argument("--compile", action="store_true", help="torch.compile the model (slow first image)")
     return parser
 
 
@@ -136,7 +143,11 @@ def run_eval(args) -> int:
     from .training.checkpoints import load_model
     from .utils import pick_device
 
-    model, info = load_model(args.weights, pick_device(args.device))
+    from .training.speed import prepare_for_inference
+
+    device = pick_device(args.device)
+    model, info = load_model(args.weights, device)
+    model = prepare_for_inference(model, device, args.channels_last, args.compile)
     out_dir = Path(args.out_dir) if args.out_dir else None
     result = evaluate(model, args.setting, data_root=args.data_root, protocol=args.protocol, tile=args.tile or None,
                       overlap=args.overlap, save_dir=out_dir / "images" if out_dir and args.save_images else None,
@@ -163,7 +174,11 @@ def run_restore(args) -> int:
     from .training.checkpoints import load_model
     from .utils import pick_device
 
-    model, _ = load_model(args.weights, pick_device(args.device))
+    from .training.speed import prepare_for_inference
+
+    device = pick_device(args.device)
+    model, _ = load_model(args.weights, device)
+    model = prepare_for_inference(model, device, args.channels_last, args.compile)
     report = restore_files(model, args.inputs, args.output, tile=args.tile or None, overlap=args.overlap,
                            precision=args.precision)
     failed = [r for r in report if "error" in r]
@@ -185,7 +200,7 @@ def main(argv=None) -> int:
     try:
         return handlers[args.command](args)
     except (DataLayoutError, CheckpointMismatchError, NonFiniteLossError, ImageReadError, FileNotFoundError,
-            ValueError, TypeError) as error:
+            ValueError, TypeError, ImportError) as error:
         if os.environ.get("EXDA_DEBUG"):
             raise
         print(f"exda-lite {args.command}: error: {error}", file=sys.stderr)

@@ -81,20 +81,30 @@ T.train(T.TrainConfig(**values), callbacks=[sigkill_after_step_8])
 
 
 def test_sigkilled_process_resumes_to_the_same_weights(tmp_path):
-    """A real kill: the training process gets SIGKILL after step 8; `resume="auto"` in a new process finishes it."""
-    config = tiny_config(tmp_path / "killed", checkpoint_every=3)
+    """A real kill: the training process gets SIGKILL after step 8; `resume="auto"` in a new process finishes it.
+
+    With EMA and gradient accumulation on: the exported (EMA) weights, the raw weights, the EMA count and
+    best.safetensors all equal those of the uninterrupted run, bit for bit.
+    """
+    extra = dict(checkpoint_every=3, ema=0.9, accumulate=2, val_every=1, val_crop=16)
+    config = tiny_config(tmp_path / "killed", **extra)
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
     process = subprocess.run([sys.executable, "-c", KILLED_RUN, json.dumps(config.to_dict())], env=env,
                              capture_output=True, text=True, timeout=240)
     assert process.returncode == -signal.SIGKILL, process.stderr[-3000:]
     assert T.load_checkpoint(tmp_path / "killed" / "last.pt")["global_step"] == 6
     assert not list((tmp_path / "killed").glob("*.tmp*")), "a temporary checkpoint file was left behind"
-    resumed = T.train(tiny_config(tmp_path / "killed", checkpoint_every=3, resume="auto"))
-    reference = T.train(tiny_config(tmp_path / "full", checkpoint_every=3))
+    resumed = T.train(tiny_config(tmp_path / "killed", resume="auto", **extra))
+    reference = T.train(tiny_config(tmp_path / "full", **extra))
     assert resumed.resumed_from_step == 6 and resumed.global_step == reference.global_step == 10
-    a, b = weights(reference.weights), weights(resumed.weights)
-    for key in a:
-        assert torch.equal(a[key], b[key]), key
+    for name in ("model.safetensors", "best.safetensors"):
+        a, b = weights(tmp_path / "full" / name), weights(tmp_path / "killed" / name)
+        for key in a:
+            assert torch.equal(a[key], b[key]), (name, key)
+    a, b = (T.load_checkpoint(tmp_path / run / "last.pt") for run in ("full", "killed"))
+    assert torch.equal(a["ema_n_averaged"], b["ema_n_averaged"]) and a["best_val_psnr"] == b["best_val_psnr"]
+    for key in a["model"]:
+        assert torch.equal(a["model"][key], b["model"][key]), key
 
 
 def test_resume_of_a_finished_run_does_nothing_and_keeps_weights(tmp_path):
@@ -233,10 +243,12 @@ def test_validation_psnr_is_logged_per_epoch(tmp_path):
 
 
 def test_torchrun_two_gloo_processes_stay_in_sync_and_match_one_process(tmp_path):
-    """The same CLI under torchrun with 2 CPU processes (gloo): ranks in sync, weights = one process, batch 4."""
+    """The same CLI under torchrun with 2 CPU processes (gloo), with accumulation and activation checkpointing:
+    ranks in sync, weights = one plain process, batch 4."""
     flags = ["train", "--model", "exda_nano", "--model-overrides", json.dumps(TINY), "--patch-size", "16",
              "--batch-size", "4", "--samples-per-degradation", "4", "--epochs", "1", "--lr", "1e-3",
-             "--val-every", "0", "--no-progress", "--checkpoint-every", "2"]
+             "--val-every", "0", "--no-progress", "--checkpoint-every", "2",
+             "--accumulate", "2", "--checkpoint-activations"]  # both compose with DDP (no_sync)
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
                "-m", "exda_lite", *flags, "--out-dir", str(tmp_path / "ddp")]

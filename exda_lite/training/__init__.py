@@ -12,6 +12,8 @@
 * ``evaluate``     per-benchmark tables in the layout of Tables 1-6
 * ``tiling``       tiled inference with blended overlaps
 * ``restore``      reading, restoring and writing image files
+* ``validation``   the split held out of the training folders, per-task PSNR/SSIM
+* ``speed``        channels_last, torch.compile, activation checkpointing, EMA
 """
 
 from .checkpoints import (CHECKPOINT_FORMAT, CheckpointMismatchError, load_checkpoint, load_model,

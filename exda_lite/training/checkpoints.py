@@ -24,6 +24,7 @@ from ..nn.configs import ExDAConfig
 from ..nn.model import ExDA
 from .config import RESUME_MUST_MATCH, TrainConfig
 from .distributed import check_ranks_in_sync, unwrap
+from .speed import ema_state, load_ema_state
 
 if TYPE_CHECKING:  # the loop imports this module
     from .loop import Run
@@ -85,26 +86,59 @@ def save_weights(model: nn.Module, path, name: str | None = None, extra: dict | 
     return path
 
 
+def weights_file_problem(path: Path) -> str | None:
+    """What is wrong with ``path`` as a weights file, in a few words (None: it looks like one)."""
+    size = path.stat().st_size
+    if size == 0:
+        return "empty file (0 bytes)"
+    with open(path, "rb") as f:
+        head = f.read(16)
+    if head[:2] == b"PK":  # torch.save's zip archive
+        return None
+    if size >= 8 and len(head) > 8 and head[8:9] == b"{":  # safetensors: 8-byte header length, then JSON
+        header = int.from_bytes(head[:8], "little")
+        return None if 8 + header <= size else f"truncated safetensors file ({size} bytes, header says >{8 + header})"
+    if all(32 <= b < 127 or b in (9, 10, 13) for b in head):
+        return "a text file, not weights (expected .safetensors or last.pt written by exda-lite)"
+    return "not a safetensors or torch checkpoint file"
+
+
 def read_weights(path) -> tuple[dict, dict]:
-    """(state_dict, info) from a ``model.safetensors`` or a ``last.pt``; info has ``model_name``, ``model_config``."""
+    """(state_dict, info) from a ``.safetensors`` or a ``last.pt`` (its EMA weights if it has them);
+    info has ``model_name``, ``model_config``. Unreadable files raise ``CheckpointMismatchError`` (one line)."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no checkpoint at {path}")
-    if path.suffix == ".safetensors":
-        from safetensors import safe_open
-        from safetensors.torch import load_file
+    problem = weights_file_problem(path)
+    if problem:
+        raise CheckpointMismatchError(f"{path}: {problem}")
+    with open(path, "rb") as f:
+        is_torch_zip = f.read(2) == b"PK"
+    if not is_torch_zip:
+        return read_safetensors(path)
+    checkpoint = load_checkpoint(path)
+    state = checkpoint.get("ema") or checkpoint["model"]
+    return state, {"model_name": checkpoint["model_name"], "model_config": checkpoint["model_config"],
+                   "global_step": checkpoint["global_step"], "ema": "ema" in checkpoint}
 
+
+def read_safetensors(path: Path) -> tuple[dict, dict]:
+    from safetensors import safe_open
+    from safetensors.torch import load_file
+
+    try:
         with safe_open(str(path), "pt") as f:
             metadata = f.metadata() or {}
-        if metadata.get("format") != CHECKPOINT_FORMAT:
-            raise CheckpointMismatchError(f"{path} has no exda-lite metadata (format {metadata.get('format')!r}); "
-                                          "it was not written by exda-lite, so its model config is unknown")
-        info = {"model_name": metadata["model_name"], "model_config": json.loads(metadata["model_config"]),
-                **json.loads(metadata.get("extra", "{}"))}
-        return load_file(str(path)), info
-    checkpoint = load_checkpoint(path)
-    return checkpoint["model"], {"model_name": checkpoint["model_name"], "model_config": checkpoint["model_config"],
-                                 "global_step": checkpoint["global_step"]}
+        state = load_file(str(path))
+    except Exception as error:  # noqa: BLE001 - safetensors raises its own error types
+        reason = str(error).splitlines()[0][:80]
+        raise CheckpointMismatchError(f"{path}: unreadable safetensors file, truncated or corrupt ({reason})") from None
+    if metadata.get("format") != CHECKPOINT_FORMAT:
+        raise CheckpointMismatchError(f"{path} has no exda-lite metadata (format {metadata.get('format')!r}); "
+                                      "it was not written by exda-lite, so its model config is unknown")
+    info = {"model_name": metadata["model_name"], "model_config": json.loads(metadata["model_config"]),
+            **json.loads(metadata.get("extra", "{}"))}
+    return state, info
 
 
 def load_model(path, device="cpu") -> tuple[ExDA, dict]:
@@ -127,7 +161,7 @@ def load_state_checked(model: nn.Module, state: dict, path) -> None:
               for k in own if k in state and state[k].shape != own[k].shape]
     if missing or unexpected or shapes:
         raise CheckpointMismatchError(
-            f"{path} does not fit this model: {len(missing)} missing tensors {missing[:3]}, "
+            f"{path} does not fit this model (weights of another model?): {len(missing)} missing tensors {missing[:3]}, "
             f"{len(unexpected)} unexpected {unexpected[:3]}, {len(shapes)} with other shapes {shapes[:3]}")
     unwrap(model).load_state_dict(state)
 
@@ -137,7 +171,14 @@ def load_checkpoint(path) -> dict:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no checkpoint at {path}")
-    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    problem = weights_file_problem(path)
+    if problem:
+        raise CheckpointMismatchError(f"{path}: {problem}")
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # noqa: BLE001 - zip, pickle and weights_only errors alike
+        reason = str(error).splitlines()[0][:80]
+        raise CheckpointMismatchError(f"{path}: unreadable torch checkpoint, truncated or corrupt ({reason})") from None
     if not isinstance(checkpoint, dict) or checkpoint.get("format") != CHECKPOINT_FORMAT:
         raise CheckpointMismatchError(f"{path} is not an exda-lite training checkpoint")
     return checkpoint
@@ -157,6 +198,8 @@ def check_resume_compatible(checkpoint: dict, config: TrainConfig, model: nn.Mod
             f"model config differs in {differing}. Resume with the same MODEL (and overrides), or start a fresh "
             f"run (resume='') in another out_dir, or use init_weights= for a compatible model")
     saved = checkpoint["train_config"]
+    defaults = TrainConfig.__dataclass_fields__  # a checkpoint older than a field had its default
+    saved = {k: saved.get(k, defaults[k].default) for k in RESUME_MUST_MATCH} | saved
     problems = [f"{k}: checkpoint {saved.get(k)!r} vs this run {getattr(config, k)!r}"
                 for k in RESUME_MUST_MATCH if saved.get(k) != getattr(config, k)]
     if checkpoint["world_size"] != world_size:
@@ -209,6 +252,12 @@ def resume_or_initialise(run: Run) -> bool:
         run.scheduler.load_state_dict(checkpoint["scheduler"])
         run.scheduler.base_lrs = [config.lr for _ in run.scheduler.base_lrs]
         run.scaler.load_state_dict(checkpoint["scaler"])
+        if run.ema is not None and "ema" in checkpoint:
+            load_ema_state(run.ema, {"weights": checkpoint["ema"], "n_averaged": checkpoint["ema_n_averaged"]})
+        elif run.ema is not None:
+            raise CheckpointMismatchError(f"{path} has no EMA weights, but this run asks for ema={config.ema}; "
+                                          "resume without --ema, or start a new run with init_weights=")
+        run.best_psnr = checkpoint.get("best_val_psnr", float("-inf"))
         set_rng_state(checkpoint["rng"][ctx.rank] if ctx.rank < len(checkpoint["rng"]) else checkpoint["rng"][0])
         run.start_epoch, run.start_batch = checkpoint["epoch"], checkpoint["step_in_epoch"]
         run.global_step = run.resumed_from = checkpoint["global_step"]
@@ -238,7 +287,25 @@ def save_training_state(run: Run, epoch: int, step_in_epoch: int) -> None:
         "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
         "optimizer": run.optimizer.state_dict(), "scheduler": run.scheduler.state_dict(),
         "scaler": run.scaler.state_dict(), "rng": states, "epoch": epoch, "step_in_epoch": step_in_epoch,
-        "global_step": run.global_step, "total_steps": run.total_steps,
+        "global_step": run.global_step, "total_steps": run.total_steps, "best_val_psnr": run.best_psnr,
+        **({"ema": ema_state(run.ema)["weights"], "ema_n_averaged": run.ema.n_averaged.detach().cpu(),
+            "ema_decay": config.ema} if run.ema is not None else {}),
     }, run.out_dir / "last.pt")
-    save_weights(model, run.out_dir / "model.safetensors", config.model,
-                 extra={"global_step": run.global_step, "setting": config.setting})
+    save_weights(run.export_model, run.out_dir / "model.safetensors", config.model, extra=export_info(run))
+
+
+def export_info(run: Run, **more) -> dict:
+    """The metadata of an exported weights file: step, setting, whether the weights are the EMA's."""
+    return {"global_step": run.global_step, "setting": run.config.setting, "ema": run.config.ema, **more}
+
+
+def save_best(run: Run, epoch: int, scores: dict) -> None:
+    """``best.safetensors``: the exported weights with the best mean validation PSNR so far."""
+    save_weights(run.export_model, run.out_dir / "best.safetensors", run.config.model,
+                 extra=export_info(run, epoch=epoch, val_psnr=scores["psnr"], val_ssim=scores["ssim"]))
+
+
+def save_snapshot(run: Run, epoch: int) -> Path:
+    """``epoch_NNNN.safetensors``: a kept copy of the exported weights after ``epoch`` (``--keep-every``)."""
+    return save_weights(run.export_model, run.out_dir / f"epoch_{epoch:04d}.safetensors", run.config.model,
+                        extra=export_info(run, epoch=epoch))

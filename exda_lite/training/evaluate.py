@@ -9,8 +9,8 @@ setting       table   columns                      protocol ("paper")
 3deg          1       SOTS, Rain100L, BSD68 s15/25/50 RGB ("reported on the full RGB images")
 5deg          2       SOTS, Rain100L, BSD68 s25,   RGB
                       GoPro, LOLv1
-cdd11         3       the 11 CDD11 types           RGB
-allweather    4       Snow100K-S/L, Outdoor-Rain,  Y channel (our choice: the weather-removal
+cdd11         3       the 11 CDD11 types           RGB, SSIM with MoCE-IR's Gaussian 11x11 window
+allweather    4       Snow100K-S/L, Outdoor-Rain,  Y channel: OUR CHOICE (the weather-removal
                       RainDrop                     code reports luma; the paper does not say)
 weatherbench  5       Dehaze, Derain, Desnow       Y channel, 4-pixel border (WeatherBench's code)
 medical       6       MRI SR, CT denoise, PET      the single gray channel
@@ -36,7 +36,7 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from .metrics import evaluate_pair
+from .metrics import SSIM_WINDOW, evaluate_pair
 from .tiling import tiled_forward
 
 PAPER_EXDA: dict[str, dict[str, tuple[float, float]]] = {
@@ -140,9 +140,14 @@ def protocol_of(setting: str, protocol: str = "paper") -> tuple[bool, int]:
     return y_channel, border
 
 
-def describe_protocol(y_channel: bool, border: int) -> str:
+def describe_protocol(y_channel: bool, border: int, ssim: str = "uniform", setting: str = "") -> str:
+    """The protocol in words, as printed above every table (numbers of different protocols are not comparable)."""
     text = "Y channel (BT.601)" if y_channel else "RGB"
-    return text + (f", {border}-pixel border cropped" if border else "") + ", centre crop to a multiple of 16"
+    if y_channel and setting == "allweather":
+        text += " (our choice; the paper does not say)"
+    window = "Gaussian 11x11 sigma 1.5 (MoCE-IR)" if ssim == "gaussian" else "uniform 7x7 (scikit-image default)"
+    return (text + (f", {border}-pixel border cropped" if border else "") + ", centre crop to a multiple of 16"
+            + f", SSIM window {window}")
 
 
 def benchmark_indices(bench: Benchmark, dataset) -> list[int]:
@@ -213,6 +218,7 @@ def evaluate(model: torch.nn.Module, setting: str, data_root=None, protocol: str
     from .restore import write_png
 
     y_channel, border = protocol_of(setting, protocol)
+    ssim = SSIM_WINDOW.get(setting, "uniform") if protocol == "paper" else "uniform"
     device = next(model.parameters()).device
     dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
     was_training = model.training
@@ -227,8 +233,8 @@ def evaluate(model: torch.nn.Module, setting: str, data_root=None, protocol: str
             degraded, clean, _ = dataset[index]
             with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
                 restored = tiled_forward(model, degraded[None], tile=tile, overlap=overlap)[0].float().clamp(0, 1)
-            ours = evaluate_pair(restored, clean, y_channel=y_channel, border=border)
-            before = evaluate_pair(degraded, clean, y_channel=y_channel, border=border)
+            ours = evaluate_pair(restored, clean, y_channel=y_channel, border=border, ssim=ssim)
+            before = evaluate_pair(degraded, clean, y_channel=y_channel, border=border, ssim=ssim)
             name = item_name(dataset, index)
             rows.append({"benchmark": bench.column, "image": name, "psnr": ours["psnr"], "ssim": ours["ssim"],
                          "psnr_input": before["psnr"], "ssim_input": before["ssim"]})
@@ -237,8 +243,8 @@ def evaluate(model: torch.nn.Module, setting: str, data_root=None, protocol: str
                 write_png(folder / f"{name}.png", restored.permute(1, 2, 0).cpu().numpy())
     model.train(was_training)
     per_image = pd.DataFrame(rows)
-    return EvalResult(per_image, paper_table(per_image, setting), setting, describe_protocol(y_channel, border),
-                      partial)
+    return EvalResult(per_image, paper_table(per_image, setting), setting,
+                      describe_protocol(y_channel, border, ssim, setting), partial)
 
 
 def paper_table(per_image: pd.DataFrame, setting: str) -> pd.DataFrame:

@@ -10,7 +10,20 @@ from .config import TrainConfig
 
 
 def build_datasets(config: TrainConfig) -> tuple[Dataset, Dataset | None]:
-    """The training set of ``config.setting`` and a small validation set (demo settings only)."""
+    """The training set of ``config.setting`` and its validation set.
+
+    Demo settings: the held-out demo photos. Paper settings: ``val_images`` images per task held out of
+    the training folders (``validation.held_out_split``), never the test sets.
+    """
+    train_set, val_set = setting_datasets(config)
+    if val_set is None and config.val_images and hasattr(train_set, "samples"):
+        from .validation import held_out_split
+
+        train_set, val_set = held_out_split(train_set, config.val_images, config.val_seed, config.val_crop)
+    return train_set, val_set
+
+
+def setting_datasets(config: TrainConfig) -> tuple[Dataset, Dataset | None]:
     from ..data import datasets, demo_data
 
     root = config.data_root or None

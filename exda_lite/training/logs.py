@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import resource
 import time
 from dataclasses import dataclass, field
@@ -48,7 +49,12 @@ class CSVLog:
 
 TRAIN_COLUMNS = ["step", "epoch", "lr", "loss", "l1", "fourier", "grad_norm", "images_per_s", "seconds",
                  "peak_mem_gb"]
-VAL_COLUMNS = ["step", "epoch", "val_psnr", "val_psnr_input"]
+VAL_COLUMNS = ["step", "epoch", "val_psnr", "val_ssim", "val_psnr_input"]
+
+
+def val_columns(tasks) -> list[str]:
+    """val_log.csv: the means (as the paper's Average), then PSNR and SSIM per task."""
+    return VAL_COLUMNS + [f"{metric}_{task}" for task in tasks for metric in ("psnr", "ssim")]
 
 
 def make_tensorboard(config: TrainConfig, out_dir: Path):
@@ -59,6 +65,19 @@ def make_tensorboard(config: TrainConfig, out_dir: Path):
     except Exception:  # noqa: BLE001 - TensorBoard is optional: the CSV logs have everything
         return None
     return SummaryWriter(str(out_dir / "tb"))
+
+
+def make_wandb(config: TrainConfig, out_dir: Path):
+    """A Weights & Biases run when ``config.wandb``; offline (no network) unless WANDB_MODE is set."""
+    if not config.wandb:
+        return None
+    try:
+        import wandb
+    except ImportError:
+        raise ImportError("--wandb needs the wandb package: pip install 'exda-lite[wandb]'") from None
+    os.environ.setdefault("WANDB_MODE", "offline")
+    return wandb.init(dir=str(out_dir), config=config.to_dict(), mode=os.environ["WANDB_MODE"],
+                      name=out_dir.name)
 
 
 def peak_memory_gb(device: torch.device) -> float:
@@ -76,22 +95,25 @@ class RunLogs:
     val: CSVLog
     log_every: int
     writer: object = None  # a TensorBoard SummaryWriter, or None
+    wandb: object = None  # a wandb run, or None
     main: bool = True  # only rank 0 writes
     window: list = field(default_factory=list)  # per-step [total, l1, fourier, grad_norm] since the last row
     window_start: float = field(default_factory=time.time)
     images: int = 0
 
     @classmethod
-    def open(cls, config: TrainConfig, out_dir: Path, fresh: bool, main: bool, step: int) -> "RunLogs":
+    def open(cls, config: TrainConfig, out_dir: Path, fresh: bool, main: bool, step: int,
+             tasks=()) -> "RunLogs":
         """Open the logs; a resumed run keeps its rows up to ``step`` (later ones are replayed)."""
         logs = cls(CSVLog(out_dir / "train_log.csv", TRAIN_COLUMNS, fresh=fresh),
-                   CSVLog(out_dir / "val_log.csv", VAL_COLUMNS, fresh=fresh), config.log_every, main=main)
+                   CSVLog(out_dir / "val_log.csv", val_columns(tasks), fresh=fresh), config.log_every, main=main)
         if main:
             out_dir.mkdir(parents=True, exist_ok=True)
             (out_dir / "config.json").write_text(json.dumps(config.to_dict(), indent=2))
             logs.train.truncate_after(step)
             logs.val.truncate_after(step)
             logs.writer = make_tensorboard(config, out_dir)
+            logs.wandb = make_wandb(config, out_dir)
         return logs
 
     def step(self, step: int, epoch: float, lr: float, values: torch.Tensor, batch_size: int, total_steps: int,
@@ -111,14 +133,31 @@ class RunLogs:
             if self.writer:
                 for key in ("loss", "l1", "fourier", "lr", "grad_norm", "images_per_s"):
                     self.writer.add_scalar(f"train/{key}", row[key], step)
+            if self.wandb:
+                self.wandb.log({f"train/{k}": v for k, v in row.items() if k != "step"}, step=step)
         self.window, self.window_start, self.images = [], time.time(), 0
         return row
 
-    def validation(self, step: int, epoch: int, restored: float, degraded: float) -> None:
-        self.val.append({"step": step, "epoch": epoch, "val_psnr": restored, "val_psnr_input": degraded})
+    def validation(self, step: int, epoch: int, scores: dict) -> None:
+        """One row of val_log.csv from ``validation.score``'s per-task dict (``"mean"``: over tasks)."""
+        mean = scores["mean"]
+        row = {"step": step, "epoch": epoch, "val_psnr": mean["psnr"], "val_ssim": mean["ssim"],
+               "val_psnr_input": mean["psnr_input"]}
+        for task, values in scores.items():
+            if task not in ("mean", "examples"):
+                row[f"psnr_{task}"], row[f"ssim_{task}"] = values["psnr"], values["ssim"]
+        self.val.append(row)
         if self.writer:
-            self.writer.add_scalar("val/psnr", restored, step)
+            for key, value in row.items():
+                if key not in ("step", "epoch"):
+                    self.writer.add_scalar(f"val/{key}", value, step)
+            for task, image in scores.get("examples", {}).items():  # degraded | restored | clean, side by side
+                self.writer.add_image(f"val_images/{task}", image, step)
+        if self.wandb:
+            self.wandb.log({f"val/{k}": v for k, v in row.items() if k != "step"}, step=step)
 
     def close(self) -> None:
         if self.writer:
             self.writer.close()
+        if self.wandb:
+            self.wandb.finish()

@@ -17,19 +17,20 @@ Several GPUs: the same code under ``torchrun --nproc_per_node 4 -m exda_lite tra
 loop reads RANK / WORLD_SIZE from the environment, wraps the model in DistributedDataParallel
 and splits the data with a DistributedSampler; ``batch_size`` stays the *global* batch.
 
-Files in ``out_dir``: ``last.pt``, ``model.safetensors`` (see ``checkpoints``),
+Files in ``out_dir``: ``last.pt``, ``model.safetensors`` (the EMA weights when ``ema`` is on),
+``best.safetensors`` (best mean validation PSNR), ``epoch_NNNN.safetensors`` (``keep_every``),
 ``train_log.csv`` / ``val_log.csv``, ``config.json`` and, if TensorBoard is installed, ``tb/``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-import numpy as np
 import torch
 import torch.distributed as dist
 from torch import nn
@@ -39,14 +40,15 @@ from tqdm.auto import tqdm
 
 from ..nn.model import build_model
 from ..utils import count_parameters, seed_everything
-from .checkpoints import resume_or_initialise, save_training_state
-from .config import TrainConfig
+from .checkpoints import resume_or_initialise, save_best, save_snapshot, save_training_state
+from .config import TrainConfig, recipe_row
 from .distributed import DistContext, setup_distributed
 from .loaders import SkipSampler, build_datasets
 from .logs import RunLogs, peak_memory_gb
 from .losses import RestorationLoss
-from .metrics import psnr
 from .schedule import make_optimizer, make_scheduler
+from .speed import checkpoint_blocks, make_ema, maybe_compile, to_channels_last
+from .validation import score, task_names
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -62,7 +64,8 @@ class TrainResult:
     history: list[dict]  # rows of train_log.csv
     val_history: list[dict]  # rows of val_log.csv
     checkpoint: Path  # last.pt
-    weights: Path  # model.safetensors
+    weights: Path  # model.safetensors (the EMA weights when EMA is on)
+    best: Path  # best.safetensors (best mean validation PSNR; absent without validation)
     global_step: int
     total_steps: int
     seconds: float  # wall time of this call
@@ -91,6 +94,8 @@ class Run:
     out_dir: Path
     start_time: float
     logs: RunLogs | None = None
+    ema: nn.Module | None = None  # AveragedModel of the weights (config.ema > 0)
+    best_psnr: float = float("-inf")  # best mean validation PSNR so far (best.safetensors)
     global_step: int = 0
     start_epoch: int = 0  # where a resumed run picks up
     start_batch: int = 0
@@ -100,6 +105,11 @@ class Run:
     @property
     def device(self) -> torch.device:
         return self.ctx.device
+
+    @property
+    def export_model(self) -> nn.Module:
+        """What is validated and exported: the EMA weights when EMA is on, else the model."""
+        return self.ema.module if self.ema is not None else self.model
 
 
 def autocast_context(device: torch.device, precision: str):
@@ -117,23 +127,6 @@ def check_precision(precision: str, device: torch.device) -> None:
         raise ValueError("this GPU does not support bf16; use precision='fp16' (with GradScaler) or 'fp32'")
     if precision != "fp32" and device.type == "mps":
         raise ValueError("mixed precision is not supported here on MPS; use precision='fp32'")
-
-
-@torch.no_grad()
-def validation_psnr(model: nn.Module, dataset: Dataset, device: torch.device, precision: str) -> tuple[float, float]:
-    """Mean PSNR (dB) of the model's output and of the degraded input over ``dataset``."""
-    was_training = model.training
-    model.eval()
-    restored_psnrs, input_psnrs = [], []
-    for index in range(len(dataset)):
-        degraded, clean, _ = dataset[index]
-        degraded, clean = degraded[None].to(device), clean[None].to(device)
-        with autocast_context(device, precision):
-            restored = model(degraded)
-        restored_psnrs.append(psnr(restored.float(), clean).item())
-        input_psnrs.append(psnr(degraded, clean).item())
-    model.train(was_training)
-    return float(np.mean(restored_psnrs)), float(np.mean(input_psnrs))
 
 
 def train(config: TrainConfig, model: nn.Module | None = None, train_set: Dataset | None = None,
@@ -159,14 +152,17 @@ def train(config: TrainConfig, model: nn.Module | None = None, train_set: Datase
         if ctx.world_size > 1:
             run.ddp_model = DistributedDataParallel(
                 run.model, device_ids=[ctx.local_rank] if run.device.type == "cuda" else None)
-        run.logs = RunLogs.open(config, run.out_dir, fresh=not resuming, main=ctx.main, step=run.global_step)
+        run.ddp_model = maybe_compile(run.ddp_model, config.compile)
+        run.logs = RunLogs.open(config, run.out_dir, fresh=not resuming, main=ctx.main, step=run.global_step,
+                                tasks=task_names(run.val_set))
         announce(run)
         fit(run, callbacks)
         run.logs.close()
         run.model.eval()
         return TrainResult(model=run.model, config=config, history=run.logs.train.rows,
                            val_history=run.logs.val.rows, checkpoint=run.out_dir / "last.pt",
-                           weights=run.out_dir / "model.safetensors", global_step=run.global_step,
+                           weights=run.out_dir / "model.safetensors", best=run.out_dir / "best.safetensors",
+                           global_step=run.global_step,
                            total_steps=run.total_steps, seconds=time.time() - start_time,
                            resumed_from_step=run.resumed_from)
     finally:
@@ -186,12 +182,17 @@ def build_run(config: TrainConfig, ctx: DistContext, model: nn.Module | None, tr
         overrides = {"in_channels": config.channels, "out_channels": config.channels, **config.model_overrides}
         model = build_model(config.model, **overrides)
     model = model.to(device)
+    if config.channels_last:
+        model = to_channels_last(model)
+    ema = make_ema(model, config.ema)  # copies the model before checkpoint_blocks patches its blocks
+    if config.checkpoint_activations:
+        checkpoint_blocks(model)
     if train_set is None:
         train_set, default_val = build_datasets(config)
         val_set = val_set if val_set is not None else default_val
-    if config.batch_size % ctx.world_size:
+    if config.batch_size % (ctx.world_size * config.accumulate):
         raise ValueError(f"batch_size {config.batch_size} is the global batch: it must be divisible by the "
-                         f"{ctx.world_size} processes")
+                         f"{ctx.world_size} processes x accumulate {config.accumulate}")
     per_rank_batch = config.batch_size // ctx.world_size
     sampler = DistributedSampler(train_set, num_replicas=ctx.world_size, rank=ctx.rank, shuffle=True,
                                  seed=config.seed, drop_last=True)
@@ -207,7 +208,7 @@ def build_run(config: TrainConfig, ctx: DistContext, model: nn.Module | None, tr
                sampler=sampler, per_rank_batch=per_rank_batch, steps_per_epoch=steps_per_epoch,
                total_steps=total_steps, epochs=math.ceil(total_steps / steps_per_epoch), loss_fn=loss_fn,
                optimizer=optimizer, scheduler=scheduler, scaler=scaler, out_dir=Path(config.out_dir),
-               start_time=start_time, say=print if ctx.main else (lambda *a, **k: None))
+               start_time=start_time, ema=ema, say=print if ctx.main else (lambda *a, **k: None))
 
 
 def announce(run: Run) -> None:
@@ -215,8 +216,13 @@ def announce(run: Run) -> None:
     config, say = run.config, run.say
     if config.fourier_weight == 0:
         say("note: fourier_weight=0 -- the Fourier term of Eq. 4 is OFF (L1 only)")
+    if config.filled_from_recipe and not config.setting.startswith("demo"):
+        say(f"recipe: {', '.join(f'{k}={getattr(config, k)!r}' for k in config.filled_from_recipe)} from the "
+            f"paper ({recipe_row(config.setting)[3]})")
     for difference in config.recipe_differences():
-        say(f"recipe: {difference}")
+        say(f"recipe: departs from the paper: {difference}")
+    for choice in config.our_choices():
+        say(f"recipe: our choice: {choice}")
     say(f"training {config.model} ({count_parameters(run.model):,} parameters) on {config.setting}: "
         f"{len(run.train_set)} samples, {run.steps_per_epoch} steps/epoch x {run.epochs} epochs = "
         f"{run.total_steps} steps, batch {config.batch_size} ({run.ctx.world_size} process(es)), "
@@ -224,7 +230,7 @@ def announce(run: Run) -> None:
 
 
 def fit(run: Run, callbacks=()) -> None:
-    """Epoch after epoch until ``total_steps``; a checkpoint and a held-out score after each epoch."""
+    """Epoch after epoch until ``total_steps``; validation (best.safetensors), snapshots and last.pt after each."""
     config = run.config
     if run.global_step == 0 and config.val_every:
         validate(run, 0)  # the starting point: the untrained network on the held-out images
@@ -235,13 +241,16 @@ def fit(run: Run, callbacks=()) -> None:
         if run.global_step >= run.total_steps:
             break
         position = run_epoch(run, epoch, callbacks)
+        finished = run.global_step >= run.total_steps
         if position >= run.steps_per_epoch:
+            if config.val_every and ((epoch + 1) % config.val_every == 0 or finished):
+                validate(run, epoch + 1)  # before last.pt, so that it holds the best score so far
+            if config.keep_every and ((epoch + 1) % config.keep_every == 0 or finished) and run.ctx.main:
+                save_snapshot(run, epoch + 1)
             save_training_state(run, epoch + 1, 0)
-            if config.val_every and ((epoch + 1) % config.val_every == 0 or run.global_step >= run.total_steps):
-                validate(run, epoch + 1)
         else:  # stopped inside the epoch (max_steps)
-            save_training_state(run, epoch, position)
             validate(run, epoch + 1)
+            save_training_state(run, epoch, position)
         run.ctx.barrier()
 
 
@@ -283,17 +292,36 @@ def run_epoch(run: Run, epoch: int, callbacks=()) -> int:
     return position
 
 
+def forward_loss(run: Run, degraded: torch.Tensor, clean: torch.Tensor, scale: float) -> torch.Tensor:
+    """One micro-batch: forward -> L1 + 0.1 * Fourier -> backward of ``scale`` x the loss; returns [total, l1, fourier]."""
+    if run.config.channels_last:
+        degraded = degraded.contiguous(memory_format=torch.channels_last)
+    with autocast_context(run.device, run.config.precision):
+        restored = run.ddp_model(degraded)
+    parts = run.loss_fn(restored.float(), clean)  # the loss in fp32, whatever the autocast dtype
+    run.scaler.scale(parts["total"] * scale).backward()
+    return torch.stack([parts["total"].detach(), parts["l1"].detach(),
+                        parts.get("fourier", torch.zeros((), device=run.device)).detach()])
+
+
+def no_sync(run: Run, last: bool):
+    """DDP: skip the gradient all-reduce on every micro-batch but the last of an accumulation."""
+    ddp = getattr(run.ddp_model, "_orig_mod", run.ddp_model)  # under torch.compile
+    return ddp.no_sync() if not last and isinstance(ddp, DistributedDataParallel) else contextlib.nullcontext()
+
+
 def train_step(run: Run, degraded: torch.Tensor, clean: torch.Tensor, epoch: int) -> torch.Tensor:
-    """forward -> L1 + 0.1 * Fourier -> backward -> (clip) -> Adam -> schedule.
+    """forward -> L1 + 0.1 * Fourier -> backward (``accumulate`` micro-batches) -> (clip) -> Adam -> schedule -> EMA.
 
     Returns the (rank-averaged) ``[total, l1, fourier, grad_norm]`` of this step.
     """
-    config, device, step = run.config, run.device, run.global_step + 1
-    with autocast_context(device, config.precision):
-        restored = run.ddp_model(degraded)
-    parts = run.loss_fn(restored.float(), clean)  # the loss in fp32, whatever the autocast dtype
-    values = run.ctx.mean(torch.stack([parts["total"].detach(), parts["l1"].detach(),
-                                       parts.get("fourier", torch.zeros((), device=device)).detach()]))
+    config, device, step, n = run.config, run.device, run.global_step + 1, run.config.accumulate
+    run.optimizer.zero_grad(set_to_none=True)
+    parts = []
+    for i, (d, c) in enumerate(zip(degraded.chunk(n), clean.chunk(n))):
+        with no_sync(run, last=i == n - 1):
+            parts.append(forward_loss(run, d, c, 1.0 / n))
+    values = run.ctx.mean(torch.stack(parts).mean(0))
     lr = run.optimizer.param_groups[0]["lr"]
     if not torch.isfinite(values).all():
         raise NonFiniteLossError(
@@ -301,8 +329,6 @@ def train_step(run: Run, degraded: torch.Tensor, clean: torch.Tensor, epoch: int
             f"l1={values[1].item()}, fourier={values[2].item()}, lr={lr:.3g}, precision={config.precision}. "
             "Training stopped; the last good checkpoint is untouched. Try a lower lr, grad_clip=1.0, "
             "warmup_steps, or bf16/fp32 instead of fp16; check the data for NaN/inf pixels.")
-    run.optimizer.zero_grad(set_to_none=True)
-    run.scaler.scale(parts["total"]).backward()
     run.scaler.unscale_(run.optimizer)
     grad_norm = torch.nn.utils.clip_grad_norm_(run.model.parameters(), config.grad_clip or float("inf"))
     if config.precision != "fp16" and not torch.isfinite(grad_norm):
@@ -312,13 +338,27 @@ def train_step(run: Run, degraded: torch.Tensor, clean: torch.Tensor, epoch: int
     run.scaler.step(run.optimizer)  # fp16: skipped when the scaled gradients overflowed
     run.scaler.update()
     run.scheduler.step()
+    if run.ema is not None:
+        run.ema.update_parameters(run.model)
     return torch.cat([values, grad_norm.detach().float().reshape(1).to(device)])
 
 
 def validate(run: Run, epoch: int) -> None:
-    """Held-out PSNR of the model and of the degraded input, logged to val_log.csv (rank 0 only)."""
+    """Per-task PSNR/SSIM of the exported weights in the setting's protocol -> val_log.csv; best.safetensors
+    when the mean PSNR improves (rank 0 only)."""
     if run.val_set is None or not run.ctx.main:
         return
-    restored, degraded = validation_psnr(run.model, run.val_set, run.device, run.config.precision)
-    run.logs.validation(run.global_step, epoch, restored, degraded)
-    run.say(f"epoch {epoch}: held-out PSNR {restored:.2f} dB (degraded input {degraded:.2f} dB)")
+    from .evaluate import PROTOCOLS
+
+    y_channel, border = PROTOCOLS.get(run.config.setting, (False, 0))
+    scores = score(run.export_model, run.val_set, run.config.setting,
+                   lambda: autocast_context(run.device, run.config.precision), run.config.channels_last,
+                   y_channel=y_channel, border=border)
+    mean = scores["mean"]
+    run.logs.validation(run.global_step, epoch, scores)
+    improved = mean["psnr"] > run.best_psnr
+    if improved:
+        run.best_psnr = mean["psnr"]
+        save_best(run, epoch, mean)
+    run.say(f"epoch {epoch}: held-out PSNR {mean['psnr']:.2f} dB, SSIM {mean['ssim']:.4f} "
+            f"(degraded input {mean['psnr_input']:.2f} dB)" + (" -> best.safetensors" if improved else ""))

@@ -12,6 +12,11 @@ MATLAB's ``rgb2ycbcr``; Restormer's single-task and WeatherBench tables) and ``b
 crops that many pixels on each side (WeatherBench uses 4). Tables computed with and
 without these options are *not comparable* (e.g. 38.99 vs 36.74 dB for one Rain100L result).
 
+SSIM windows: ``ssim="uniform"`` (scikit-image's default 7x7 box; PromptIR / AdaIR / MIRAGE) or
+``ssim="gaussian"`` (11x11 Gaussian, sigma 1.5, population covariance: ``gaussian_weights=True,
+sigma=1.5, use_sample_covariance=False``, as in MoCE-IR's evaluation, the source of the CDD11 rows).
+``SSIM_WINDOW`` gives each setting's default. The two are not comparable either.
+
 ``psnr`` is a differentiable torch version for training logs; it agrees with
 scikit-image's ``peak_signal_noise_ratio`` (tested).
 """
@@ -57,8 +62,14 @@ def rgb_to_y(img: np.ndarray) -> np.ndarray:
     return (16.0 + img @ np.array([65.481, 128.553, 24.966])) / 255.0
 
 
+SSIM_WINDOW = {"cdd11": "gaussian"}
+"""Settings whose SSIM is not scikit-image's default uniform window (CDD11: MoCE-IR's Gaussian 11x11)."""
+
+SSIM_OPTIONS = {"uniform": {}, "gaussian": {"gaussian_weights": True, "sigma": 1.5, "use_sample_covariance": False}}
+
+
 def evaluate_pair(restored, target, crop_multiple: int = 16, y_channel: bool = False,
-                  border: int = 0) -> dict[str, float]:
+                  border: int = 0, ssim: str = "uniform") -> dict[str, float]:
     """PSNR/SSIM of one restored image against its ground truth, in the all-in-one protocol.
 
     Inputs: tensors (C, H, W) / (1, C, H, W) or arrays (H, W[, C]), values in [0, 1].
@@ -76,5 +87,6 @@ def evaluate_pair(restored, target, crop_multiple: int = 16, y_channel: bool = F
     channel_axis = -1 if restored.ndim == 3 else None
     return {
         "psnr": float(peak_signal_noise_ratio(target, restored, data_range=1.0)),
-        "ssim": float(structural_similarity(target, restored, data_range=1.0, channel_axis=channel_axis)),
+        "ssim": float(structural_similarity(target, restored, data_range=1.0, channel_axis=channel_axis,
+                                            **SSIM_OPTIONS[ssim])),
     }

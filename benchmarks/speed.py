@@ -1,0 +1,109 @@
+"""Speed: forward-time ratios of our inference path vs a plain NCHW eager forward of the same weights,
+eager and compiled, and training-step throughput (img/s).
+
+    python benchmarks/speed.py                          # restormer config, 128^2, this machine's threads
+    python benchmarks/speed.py --no-compile --threads 2 --rounds 5
+
+Forward rows (batch 1, no grad, eval mode; the models are timed in turns, ``--rounds`` times, and the
+ratio is best-of-rounds to plain's best-of-rounds, which a busy shared machine distorts least):
+  plain       the model in NCHW, eager: the reference (ratio 1.00)
+  ours        ``prepare_for_inference`` at defaults (channels_last on CPU), eager
+  compiled    ``prepare_for_inference(..., compile_model=True)`` (compile time printed, not counted)
+Training rows: ``train_step`` of the real loop (fwd+bwd+Adam), batch ``--train-batch`` at 128^2,
+fp32, NCHW vs channels_last. Numbers on a shared machine vary with its load: say so when you quote them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import torch
+
+from exda_lite.nn.model import build_model
+from exda_lite.training.speed import prepare_for_inference, to_channels_last
+
+
+def interleaved_forward_times(models: dict, x: torch.Tensor, rounds: int) -> dict[str, list[float]]:
+    """Seconds per forward of each model, measured in turns (plain, ours, compiled, plain, ...), so that a
+    load spike on a shared machine hits every model alike; the ratios use the best (minimum) of ``rounds``."""
+    times = {name: [] for name in models}
+    with torch.no_grad():
+        for model in models.values():
+            model(x)  # warm-up
+        for _ in range(rounds):
+            for name, model in models.items():
+                start = time.perf_counter()
+                model(x)
+                times[name].append(time.perf_counter() - start)
+    return times
+
+
+def forward_ratios(name: str, size: int, rounds: int, compile_model: bool):
+    """Yield (label, best seconds, median seconds, ratio of best to plain's best) rows."""
+    torch.manual_seed(0)
+    plain = build_model(name).eval()
+    x = torch.rand(1, 3, size, size)
+    ours = prepare_for_inference(build_model(name), "cpu")
+    ours.model.load_state_dict(plain.state_dict())
+    with torch.no_grad():
+        assert torch.allclose(ours(x), plain(x), atol=1e-5), "channels_last output differs from NCHW"
+    models = {"plain NCHW eager": plain, "ours, defaults (channels_last)": ours}
+    if compile_model:
+        compiled = prepare_for_inference(ours.model, "cpu", compile_model=True)
+        start = time.time()
+        with torch.no_grad():
+            compiled(x)
+        models[f"ours, compiled (compile {time.time() - start:.0f} s)"] = compiled
+    times = interleaved_forward_times(models, x, rounds)
+    base = min(times["plain NCHW eager"])
+    for label, values in times.items():
+        yield label, min(values), float(torch.tensor(values).median()), min(values) / base
+
+
+def train_throughput(name: str, batch: int, size: int, steps: int, channels_last: bool) -> float:
+    torch.manual_seed(0)
+    model = build_model(name).train()
+    if channels_last:
+        model = to_channels_last(model)
+    optimizer = torch.optim.Adam(model.parameters(), lr=2e-4)
+    x, y = torch.rand(batch, 3, size, size), torch.rand(batch, 3, size, size)
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    times = []
+    for _ in range(steps + 1):
+        start = time.perf_counter()
+        loss = (model(x) - y).abs().mean()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        times.append(time.perf_counter() - start)
+    return batch / (sum(times[1:]) / steps)  # the first step is a warm-up
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default="restormer")
+    parser.add_argument("--size", type=int, default=128)
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved forward timings per model")
+    parser.add_argument("--no-compile", action="store_true")
+    parser.add_argument("--train-models", nargs="*", default=["exda_nano", "exda_t"])
+    parser.add_argument("--train-batch", type=int, default=4)
+    parser.add_argument("--train-steps", type=int, default=3)
+    args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    print(f"# torch {torch.__version__}, CPU, {torch.get_num_threads()} threads; {args.model} forward at {args.size}^2")
+    for label, best, median, ratio in forward_ratios(args.model, args.size, args.rounds, not args.no_compile):
+        print(f"{label:<42} best {best * 1000:7.0f} ms  median {median * 1000:7.0f} ms   {ratio:.2f}x plain",
+              flush=True)
+    for name in args.train_models:
+        for channels_last in (False, True):
+            rate = train_throughput(name, args.train_batch, args.size, args.train_steps, channels_last)
+            print(f"train step {name:<10} batch {args.train_batch} {'channels_last' if channels_last else 'NCHW':<14}"
+                  f" {rate:7.2f} img/s", flush=True)
+
+
+if __name__ == "__main__":
+    main()
