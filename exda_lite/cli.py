@@ -7,6 +7,7 @@
 
     exda-lite eval --weights runs/3deg/model.safetensors --setting 3deg --data-root /data/allinone
     exda-lite restore photo.jpg --weights runs/demo/model.safetensors --output photo_restored.png
+    exda-lite restore photo.jpg                # the bundled demo exda_nano (trained on 10 photos)
     exda-lite restore photos/ --weights runs/demo/model.safetensors --output restored/ --tile 256 --overlap 32
 
 Every field of ``exda_lite.training.TrainConfig`` is a ``train`` flag (``batch_size`` -> ``--batch-size``);
@@ -97,7 +98,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     restore = commands.add_parser("restore", help="restore image files or folders (tiled, any size)")
     restore.add_argument("inputs", nargs="+", help="image files and/or folders of images")
-    restore.add_argument("--weights", "--checkpoint", dest="weights", required=True)
+    restore.add_argument("--weights", "--checkpoint", dest="weights", default=None,
+                         help="model.safetensors / best.safetensors / last.pt (default: the bundled demo exda_nano, "
+                              "trained on 10 photos: a demo, not a benchmark model)")
     restore.add_argument("--output", "-o", default=None,
                          help="output .png for one input, else a folder (default: restored/ beside each input)")
     restore.add_argument("--tile", type=int, default=256, help="tile size in pixels (0: whole image at once)")
@@ -177,7 +180,14 @@ def run_restore(args) -> int:
     from .training.speed import prepare_for_inference
 
     device = pick_device(args.device)
-    model, _ = load_model(args.weights, device)
+    weights = args.weights
+    if weights is None:
+        from .weights import demo_manifest, demo_weights_path
+
+        weights = demo_weights_path()
+        print(f"no --weights given: using the bundled demo model {weights} ({demo_manifest().get('steps')} steps on "
+              "10 demo photos with 5 synthetic degradations; a demo, not a benchmark model)")
+    model, _ = load_model(weights, device)
     model = prepare_for_inference(model, device, args.channels_last, args.compile)
     report = restore_files(model, args.inputs, args.output, tile=args.tile or None, overlap=args.overlap,
                            precision=args.precision)

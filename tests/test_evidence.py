@@ -183,3 +183,25 @@ def test_demo_weights_are_checked_against_the_manifest(tmp_path, monkeypatch):
     weights.write_bytes(weights.read_bytes()[:-1] + b"\0")  # damaged
     with pytest.raises(ValueError, match="sha256"):
         W.demo_weights_path()
+
+
+def test_restore_without_weights_uses_the_demo_model(tmp_path, monkeypatch, capsys):
+    import numpy as np
+    from PIL import Image
+
+    import exda_lite.weights as W
+    from exda_lite import build_model, cli
+    from exda_lite.training.checkpoints import save_weights
+
+    weights, manifest = tmp_path / "demo.safetensors", tmp_path / "MANIFEST.json"
+    monkeypatch.setattr(W, "DEMO_WEIGHTS", weights)
+    monkeypatch.setattr(W, "MANIFEST", manifest)
+    photo = tmp_path / "photo.png"
+    Image.fromarray((np.random.default_rng(0).random((20, 24, 3)) * 255).astype(np.uint8)).save(photo)
+    assert cli.main(["restore", str(photo), "--device", "cpu"]) == 2  # no demo weights: one clear line
+    assert "demo-weights" in capsys.readouterr().err
+    save_weights(build_model("exda_nano"), weights, "exda_nano")
+    manifest.write_text(json.dumps({"sha256": W.sha256(weights), "steps": 7}))
+    out = tmp_path / "restored.png"
+    assert cli.main(["restore", str(photo), "--device", "cpu", "--output", str(out)]) == 0
+    assert "bundled demo model" in capsys.readouterr().out and out.is_file()
