@@ -49,6 +49,7 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(PY) tools/nbtool.py check notebooks
+	$(PY) tools/colab.py check notebooks
 	EXDA_SMOKE=1 $(PY) -m pytest --nbval-lax --nbval-current-env tests notebooks
 
 strip: $(STAMP)
