@@ -74,8 +74,8 @@ def run_experiment(experiment: Experiment, seeds, device: str, out: Path, progre
     for seed in seeds:
         for arm in experiment.arms:
             path = run_file(out, experiment.name, arm, seed)
-            if path.is_file():
-                continue  # finished runs are never recomputed
+            if path.is_file() and json.loads(path.read_text())["steps"] == experiment.budget(device):
+                continue  # finished runs are never recomputed (unless the experiment's budget changed)
             task = task if task is not None else experiment.make_task(experiment.settings)
             start = time.time()
             state = out / ".state" / experiment.name / f"{arm}-seed{seed}.pt"
