@@ -103,15 +103,21 @@ def weights_file_problem(path: Path) -> str | None:
     return "not a safetensors or torch checkpoint file"
 
 
-def read_weights(path) -> tuple[dict, dict]:
-    """(state_dict, info) from a ``.safetensors`` or a ``last.pt`` (its EMA weights if it has them);
-    info has ``model_name``, ``model_config``. Unreadable files raise ``CheckpointMismatchError`` (one line)."""
+def checked_file(path) -> Path:
+    """``path`` as a Path, after a one-line error for a missing file or one that cannot hold weights."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no checkpoint at {path}")
     problem = weights_file_problem(path)
     if problem:
         raise CheckpointMismatchError(f"{path}: {problem}")
+    return path
+
+
+def read_weights(path) -> tuple[dict, dict]:
+    """(state_dict, info) from a ``.safetensors`` or a ``last.pt`` (its EMA weights if it has them);
+    info has ``model_name``, ``model_config``. Unreadable files raise ``CheckpointMismatchError`` (one line)."""
+    path = checked_file(path)
     with open(path, "rb") as f:
         is_torch_zip = f.read(2) == b"PK"
     if not is_torch_zip:
@@ -168,12 +174,7 @@ def load_state_checked(model: nn.Module, state: dict, path) -> None:
 
 def load_checkpoint(path) -> dict:
     """Load a ``last.pt`` training checkpoint safely (``weights_only=True``: tensors and plain types only)."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"no checkpoint at {path}")
-    problem = weights_file_problem(path)
-    if problem:
-        raise CheckpointMismatchError(f"{path}: {problem}")
+    path = checked_file(path)
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # noqa: BLE001 - zip, pickle and weights_only errors alike
