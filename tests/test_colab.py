@@ -73,3 +73,14 @@ def test_install_cell_installs_when_exda_lite_is_missing(monkeypatch):
     monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
     exec(colab.install_source("https://github.com/o/r"), {})
     assert calls and calls[0][-1] == "exda-lite @ git+https://github.com/o/r@main"
+
+
+def test_badge_line_renders_as_markdown():
+    """A line that starts with '<!--' is an HTML block in CommonMark: the link on it would show as raw text."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("colab_tool", Path(__file__).resolve().parents[1] / "tools" / "colab.py")
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    line = tool.badge("https://github.com/exda-lite/exda-lite", "00_start_here.ipynb")
+    assert line.startswith("[![Open In Colab]") and tool.BADGE_MARK in line

@@ -48,8 +48,10 @@ def colab_url(url: str, notebook: str, branch: str = "main") -> str:
 
 
 def badge(url: str, notebook: str, branch: str = "main") -> str:
-    return (f"{BADGE_MARK}[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]"
-            f"({colab_url(url, notebook, branch)})")
+    # the marker goes *after* the link: a line that starts with "<!--" is an HTML block in CommonMark
+    # (JupyterLab, MyST), and the link on it would be shown as raw text
+    return (f"[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]"
+            f"({colab_url(url, notebook, branch)}) {BADGE_MARK}")
 
 
 def install_source(url: str, branch: str = "main") -> str:
@@ -67,7 +69,7 @@ if importlib.util.find_spec("exda_lite") is None:
 def set_badge(cell, line: str) -> bool:
     """Put ``line`` right under the title heading of a markdown cell (or replace the old badge)."""
     lines = cell.source.splitlines()
-    old = [i for i, text in enumerate(lines) if text.startswith(BADGE_MARK)]
+    old = [i for i, text in enumerate(lines) if BADGE_MARK in text]
     if old:
         if lines[old[0]] == line:
             return False
