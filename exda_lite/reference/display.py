@@ -94,7 +94,9 @@ def plot_curves(reference: dict, this_run: dict | None = None):
     if metric == "test_mse":
         ax.set_yscale("log")
     ax.set_xlabel("step"); ax.set_ylabel(metric)
-    ax.set_title(f"Converged reference: {reference['experiment']} ({len(next(iter(reference['runs'].values())))} seeds)")
+    runs = next(iter(reference["runs"].values()))
+    steps = max(r["steps"] for r in runs.values())
+    ax.set_title(f"Reference: {reference['experiment']} ({len(runs)} seeds, {steps} steps)")
     ax.legend(fontsize=7, ncol=2)
     plt.tight_layout()
     plt.show()
