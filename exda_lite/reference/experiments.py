@@ -39,6 +39,8 @@ class Experiment:
     expected: int = 1  # the paper's predicted sign of (arm - control) in ``metric``
     make_task: Callable[[dict], dict] | None = None
     make_model: Callable[[str, int, dict], nn.Module] | None = None  # (arm, seed, settings) -> model
+    shared: dict = field(default_factory=dict)  # arm -> (experiment, arm): the same model, task and budget
+    keep_weights: bool = False  # store each run's final weights (safetensors + sha256) beside its JSON
 
     @property
     def higher_is_better(self) -> bool:
@@ -126,17 +128,18 @@ EXPERIMENTS: dict[str, Experiment] = {
         "fig5", "Fig. 5 ablation: baseline (Restormer-style), + nonlinear value, + GST, both; tiny restorer "
         "(16 channels, 2 blocks) on the demo all-in-one set, paired initial weights",
         "09_ablations_and_efficiency", tuple(FIG5_ARMS), "baseline", "test_psnr", 2000, RESTORER,
-        make_task=restoration_task, make_model=fig5_model),
+        make_task=restoration_task, make_model=fig5_model, keep_weights=True),
     "gst_strides": Experiment(
         "gst_strides", "GST pooling stride s = 1, 2, 4, 8 (Fig. B / Sec. 4.3: s = 2 best); tiny restorer with the "
         "nonlinear value, paired initial weights", "05_global_spatial_tokens",
         ("stride_2", "stride_1", "stride_4", "stride_8"), "stride_2", "test_psnr", 2000, RESTORER,
-        expected=-1, make_task=restoration_task, make_model=stride_model),
+        expected=-1, make_task=restoration_task, make_model=stride_model, shared={"stride_2": ("fig5", "both")}),
     "table7": Experiment(
         "table7", "Table 7 value-path variants with GST on (the paper's Table 7 model is ExDA-T); tiny restorer, "
         "paired initial weights; 'halves' stand in for encoder / decoder", "04_nonlinear_value",
         tuple(TABLE7_ARMS), "residual_gelu", "test_psnr", 2000, RESTORER,
-        expected=-1, make_task=restoration_task, make_model=table7_model),
+        expected=-1, make_task=restoration_task, make_model=table7_model,
+        shared={"residual_gelu": ("fig5", "both")}),
 }
 """Registered experiments. ``PLANNED``: not implemented yet."""
 
@@ -146,10 +149,11 @@ PLANNED = {
 
 
 def train_arm(experiment: Experiment, task: dict, arm: str, seed: int, device: str, state_path,
-              progress: bool = False) -> list[dict]:
-    """Train one arm for one seed; seeded so that all arms of a seed start from the same weights."""
+              progress: bool = False, model: nn.Module | None = None) -> list[dict]:
+    """Train one arm for one seed (``model`` in place, if given); seeded so that all arms of a seed
+    start from the same weights. Returns the held-out history."""
     s = experiment.settings
-    model = experiment.make_model(arm, seed, s)
+    model = model if model is not None else experiment.make_model(arm, seed, s)
     steps = experiment.budget(device)
     return toy.train_toy(model, task, steps=steps, batch_size=s["batch_size"], lr=s["lr"],
                          eval_every=max(1, steps // 40), seed=seed, device=device, progress=progress,

@@ -11,6 +11,8 @@ A finished run is never recomputed; a killed run continues from its last saved s
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
 import os
 import platform
@@ -69,26 +71,76 @@ def write_json(path: Path, data: dict) -> None:
 
 
 def run_experiment(experiment: Experiment, seeds, device: str, out: Path, progress: bool = True) -> dict:
-    """Train every missing (arm, seed) of ``experiment``, then write ``<name>.json``; return it."""
+    """Train every missing (arm, seed) of ``experiment``, then write ``<name>.json``; return it.
+
+    An arm listed in ``experiment.shared`` is the same run as another experiment's arm (same model,
+    task and budget): it is trained once, under that experiment, and read from there. Each run holds
+    a lock while it trains, so two ``run`` processes (one per core) can share the work safely.
+    """
     task = None
     for seed in seeds:
         for arm in experiment.arms:
-            path = run_file(out, experiment.name, arm, seed)
-            if path.is_file() and json.loads(path.read_text())["steps"] == experiment.budget(device):
-                continue  # finished runs are never recomputed (unless the experiment's budget changed)
-            task = task if task is not None else experiment.make_task(experiment.settings)
-            start = time.time()
-            state = out / ".state" / experiment.name / f"{arm}-seed{seed}.pt"
-            history = train_arm(experiment, task, arm, seed, device, state, progress=progress)
-            write_json(path, {"experiment": experiment.name, "arm": arm, "seed": seed, "device": device,
-                              "steps": experiment.budget(device), "settings": experiment.settings,
-                              "final": final_metric(history, experiment.metric), "metric": experiment.metric,
-                              "convergence": convergence(history, experiment.metric), "seconds": time.time() - start,
-                              "commit": git_commit(), "curve": [{"step": h["step"], experiment.metric: h[experiment.metric]}
-                                                                for h in history]})
-            state.unlink(missing_ok=True)
-            print(f"{experiment.name}: {arm} seed {seed} done in {time.time() - start:.0f} s", flush=True)
+            owner, owner_arm = experiment.shared.get(arm, (experiment.name, arm))
+            owner_exp = EXPERIMENTS.get(owner, experiment) if owner != experiment.name else experiment
+            path = run_file(out, owner, owner_arm, seed)
+            with run_lock(path):
+                if finished(path, owner_exp.budget(device)):
+                    continue  # finished runs are never recomputed (unless the experiment's budget changed)
+                task = task if task is not None else experiment.make_task(experiment.settings)
+                train_one(owner_exp, task, owner_arm, seed, device, out, path, progress)
     return summarise(experiment, out, device)
+
+
+def finished(path: Path, steps: int) -> bool:
+    return path.is_file() and json.loads(path.read_text())["steps"] == steps
+
+
+@contextlib.contextmanager
+def run_lock(path: Path):
+    """An exclusive lock on ``<run>.lock`` for as long as the run is checked or trained (POSIX flock)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_suffix(".lock"), "w") as handle:
+        try:
+            import fcntl
+        except ImportError:  # Windows: no lock, one process at a time
+            yield
+            return
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def train_one(experiment: Experiment, task: dict, arm: str, seed: int, device: str, out: Path, path: Path,
+              progress: bool) -> None:
+    """Train one (arm, seed) from its saved state, if any; write its JSON (and weights, if kept)."""
+    start = time.time()
+    state = out / ".state" / experiment.name / f"{arm}-seed{seed}.pt"
+    model = experiment.make_model(arm, seed, experiment.settings)
+    history = train_arm(experiment, task, arm, seed, device, state, progress=progress, model=model)
+    record = {"experiment": experiment.name, "arm": arm, "seed": seed, "device": device,
+              "steps": experiment.budget(device), "settings": experiment.settings,
+              "final": final_metric(history, experiment.metric), "metric": experiment.metric,
+              "convergence": convergence(history, experiment.metric), "seconds": time.time() - start,
+              "commit": git_commit(), "curve": [{"step": h["step"], experiment.metric: h[experiment.metric]}
+                                                for h in history]}
+    if experiment.keep_weights:
+        record["weights"] = save_weights(model, path.with_suffix(".safetensors"))
+    write_json(path, record)
+    state.unlink(missing_ok=True)
+    print(f"{experiment.name}: {arm} seed {seed} done in {time.time() - start:.0f} s", flush=True)
+
+
+def save_weights(model, path: Path) -> dict:
+    """The final weights as safetensors; returns the file name, its size and its sha256."""
+    from safetensors.torch import save_file
+
+    tmp = path.with_name(path.name + ".tmp")
+    save_file({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}, str(tmp))
+    os.replace(tmp, path)
+    return {"file": path.name, "bytes": path.stat().st_size,
+            "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
 
 
 def summarise(experiment: Experiment, out: Path, device: str = "cpu") -> dict:
@@ -97,6 +149,10 @@ def summarise(experiment: Experiment, out: Path, device: str = "cpu") -> dict:
     for path in sorted((out / "runs" / experiment.name).glob("*-seed*.json")):
         data = json.loads(path.read_text())
         runs.setdefault(data["arm"], {})[data["seed"]] = data
+    for arm, (owner, owner_arm) in experiment.shared.items():  # the same run, trained under another experiment
+        for path in sorted((out / "runs" / owner).glob(f"{owner_arm}-seed*.json")):
+            data = json.loads(path.read_text())
+            runs.setdefault(arm, {})[data["seed"]] = {**data, "shared_from": f"{owner}/{owner_arm}"}
     control = runs.get(experiment.control, {})
     comparisons = {}
     for arm, by_seed in runs.items():
@@ -116,7 +172,9 @@ def summarise(experiment: Experiment, out: Path, device: str = "cpu") -> dict:
         "commit": git_commit(), "environment": environment(device), "train_seconds": round(seconds, 1),
         "convergence_rule": CONVERGENCE[experiment.metric][2],
         "runs": {arm: {str(s): {"final": r["final"], "converged": r["convergence"]["converged"],
-                                "change": r["convergence"]["change"], "steps": r["steps"], "curve": r["curve"]}
+                                "change": r["convergence"]["change"], "steps": r["steps"], "curve": r["curve"],
+                                **({"weights": r["weights"]} if "weights" in r else {}),
+                                **({"shared_from": r["shared_from"]} if "shared_from" in r else {})}
                        for s, r in sorted(by_seed.items())} for arm, by_seed in runs.items()},
         "comparisons": comparisons,
     }
