@@ -205,3 +205,44 @@ def test_restore_without_weights_uses_the_demo_model(tmp_path, monkeypatch, caps
     out = tmp_path / "restored.png"
     assert cli.main(["restore", str(photo), "--device", "cpu", "--output", str(out)]) == 0
     assert "bundled demo model" in capsys.readouterr().out and out.is_file()
+
+
+def test_awareness_reads_fig5_weights_paired(tmp_path, monkeypatch, one_thread):
+    """The awareness reference: no training of its own, the fig5 runs' stored weights, paired by seed."""
+    from exda_lite.reference import awareness
+
+    fig5 = dataclasses.replace(experiments.EXPERIMENTS["fig5"], steps=3,
+                               settings={**experiments.RESTORER, "samples": 2})
+    monkeypatch.setitem(experiments.EXPERIMENTS, "fig5", fig5)
+    monkeypatch.setitem(runner.EXPERIMENTS, "fig5", fig5)
+    monkeypatch.setitem(awareness.EMBEDDING, "per_class", 6)
+    monkeypatch.setitem(awareness.EMBEDDING, "crop", 16)
+    runner.run_experiment(fig5, [0, 1], "cpu", tmp_path, progress=False)
+    run = json.loads((tmp_path / "runs" / "fig5" / "gst-seed0.json").read_text())
+    assert (tmp_path / "runs" / "fig5" / run["weights"]["file"]).stat().st_size == run["weights"]["bytes"]
+    summary = awareness.analyse(tmp_path)
+    assert set(summary["runs"]) == {"baseline", "nonlinear_value", "gst", "both"}
+    c = summary["comparisons"]["gst_minus_baseline"]
+    assert c["n"] == 2 and c["seeds"] == [0, 1] and "NMI" in c["text"]
+    assert "ari_gst_minus_baseline" in summary["comparisons"] and "pixel_statistics" in summary["controls"]
+    assert json.loads((tmp_path / "awareness.json").read_text())["metric"] == "nmi"
+    (tmp_path / "runs" / "fig5" / run["weights"]["file"]).write_bytes(b"tampered")
+    with pytest.raises(ValueError, match="sha256"):
+        awareness.analyse(tmp_path)
+
+
+def test_shared_arm_is_trained_once(tmp_path, monkeypatch, one_thread):
+    """gst_strides' stride_2 is fig5's 'both' (same model, task, budget): read, never retrained."""
+    tiny = {**experiments.RESTORER, "samples": 2}
+    for name in ("fig5", "gst_strides"):
+        exp = dataclasses.replace(experiments.EXPERIMENTS[name], steps=3, settings=tiny)
+        monkeypatch.setitem(experiments.EXPERIMENTS, name, exp)
+        monkeypatch.setitem(runner.EXPERIMENTS, name, exp)
+    runner.run_experiment(experiments.EXPERIMENTS["fig5"], [0], "cpu", tmp_path, progress=False)
+    trained = []
+    real = runner.train_one
+    monkeypatch.setattr(runner, "train_one", lambda e, t, arm, *a: trained.append(arm) or real(e, t, arm, *a))
+    summary = runner.run_experiment(experiments.EXPERIMENTS["gst_strides"], [0], "cpu", tmp_path, progress=False)
+    assert "stride_2" not in trained and sorted(trained) == ["stride_1", "stride_4", "stride_8"]
+    assert summary["runs"]["stride_2"]["0"]["shared_from"] == "fig5/both"
+    assert not (tmp_path / "runs" / "gst_strides" / "stride_2-seed0.json").exists()

@@ -67,7 +67,9 @@ def show(name: str, this_run: dict | None = None, enabled: bool = True, plot: bo
     for key, comparison in reference["comparisons"].items():
         print(comparison["text"])
         print(f"   paper: {paper_text(name, key)}")
-    if plot:
+    for key, control in reference.get("controls", {}).items():
+        print(f"control {key}: {control}")
+    if plot and any(r["curve"] for by_seed in reference["runs"].values() for r in by_seed.values()):
         plot_curves(reference, this_run)
     return {"shown": True, "command": reference["command"], "commit": reference["commit"], "arms": stats,
             "comparisons": {k: {f: c[f] for f in ("n", "mean", "low", "high", "p")}

@@ -141,11 +141,8 @@ EXPERIMENTS: dict[str, Experiment] = {
         expected=-1, make_task=restoration_task, make_model=table7_model,
         shared={"residual_gelu": ("fig5", "both")}),
 }
-"""Registered experiments. ``PLANNED``: not implemented yet."""
-
-PLANNED = {
-    "awareness": "NMI/ARI of embeddings with and without GST, 5 seeds (notebook 08)",
-}
+"""Registered experiments; ``awareness`` (notebook 08) is an analysis of fig5's weights, see
+:mod:`exda_lite.reference.awareness`."""
 
 
 def train_arm(experiment: Experiment, task: dict, arm: str, seed: int, device: str, state_path,

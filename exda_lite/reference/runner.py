@@ -26,6 +26,8 @@ import torch
 from .experiments import EXPERIMENTS, Experiment, final_metric, train_arm
 from .stats import paired_ci, verdict
 
+ANALYSIS = "awareness"  # an analysis of the fig5 runs' weights (exda_lite.reference.awareness)
+
 CONVERGENCE = {
     "test_mse": ("relative", 0.01, "the held-out MSE moved by less than 1 % over the last 20 % of steps"),
     "test_psnr": ("absolute", 0.05, "the held-out PSNR moved by less than 0.05 dB over the last 20 % of steps"),
@@ -219,22 +221,28 @@ def main(argv=None) -> int:
         scoreboard(args.reference, args.out_dir or None)
         return 0
     if args.command == "list":
-        from .experiments import PLANNED
+        from .awareness import DESCRIPTION
 
         for name, e in EXPERIMENTS.items():
             print(f"{name:16s} {e.description} [{', '.join(e.arms)}; {e.steps} steps on CPU]")
-        for name, text in PLANNED.items():
-            print(f"{name:16s} (planned) {text}")
+        print(f"{ANALYSIS:16s} {DESCRIPTION} [no training of its own]")
         return 0
-    unknown = [n for n in args.names if n not in EXPERIMENTS]
+    names = list(EXPERIMENTS) + [ANALYSIS]
+    unknown = [n for n in args.names if n not in names]
     if unknown:
-        print(f"error: unknown experiment(s) {unknown}; choose from {list(EXPERIMENTS)}", file=sys.stderr)
+        print(f"error: unknown experiment(s) {unknown}; choose from {names}", file=sys.stderr)
         return 2
     if args.threads:
         torch.set_num_threads(args.threads)
-    for name in args.names or list(EXPERIMENTS):
-        summary = run_experiment(EXPERIMENTS[name], args.seeds, args.device, Path(args.out),
-                                 progress=not args.no_progress)
+    for name in args.names or names:
+        if name == ANALYSIS:  # no training of its own: it reads the weights the fig5 runs keep
+            from .awareness import SOURCE, analyse
+
+            run_experiment(EXPERIMENTS[SOURCE], args.seeds, args.device, Path(args.out), progress=not args.no_progress)
+            summary = analyse(Path(args.out), seeds=set(args.seeds))
+        else:
+            summary = run_experiment(EXPERIMENTS[name], args.seeds, args.device, Path(args.out),
+                                     progress=not args.no_progress)
         for comparison in summary["comparisons"].values():
             print(comparison["text"])
     return 0

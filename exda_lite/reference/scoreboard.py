@@ -61,11 +61,11 @@ def exact_rows() -> list[Row]:
 
 def reference_rows(folder: Path) -> list[Row]:
     """One row per paired comparison of the committed reference runs (or 'not yet run')."""
-    from .experiments import EXPERIMENTS, PLANNED
+    from .experiments import EXPERIMENTS
     from .paper import PAPER
 
     rows = []
-    for name, experiment in EXPERIMENTS.items():
+    for name in [*EXPERIMENTS, "awareness"]:
         reference = load_reference(name, folder)
         command = f"python -m exda_lite.reference run {name}"
         keys = [k.split(".", 1)[1] for k in PAPER if k.startswith(name + ".")]
@@ -81,13 +81,11 @@ def reference_rows(folder: Path) -> list[Row]:
                 ours = f"{value:.3f}x (diff {c['mean']:+.2e}, 95 % CI [{c['low']:+.1e}, {c['high']:+.1e}], n={c['n']})"
             else:
                 value = c["mean"]
-                ours = f"{value:+.3f} dB (95 % CI [{c['low']:+.3f}, {c['high']:+.3f}], n={c['n']})"
+                ours = f"{value:+.3f} {entry.get('unit', 'dB')} (95 % CI [{c['low']:+.3f}, {c['high']:+.3f}], n={c['n']})"
             converged = sum(s["converged"] for s in stats.values()), sum(s["n"] for s in stats.values())
             ours += f"; {converged[0]}/{converged[1]} runs converged"
             rows.append(Row(entry["claim"], entry["where"], entry["text"], ours,
                             judge(c, entry["value"], value, entry["kind"]), reference["command"]))
-    for name, text in PLANNED.items():
-        rows.append(Row(text, "see notebook", "-", "-", "not yet run", f"python -m exda_lite.reference run {name}"))
     return rows
 
 
