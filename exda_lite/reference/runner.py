@@ -184,14 +184,14 @@ def summarise(experiment: Experiment, out: Path, device: str = "cpu") -> dict:
     return summary
 
 
-def main(argv=None) -> int:
+def parser():
     import argparse
 
     parser = argparse.ArgumentParser(prog="python -m exda_lite.reference",
                                      description="Run or list the converged reference experiments.")
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="train the missing runs of some experiments and summarise them")
-    run.add_argument("names", nargs="*", help=f"experiments (default: all of {', '.join(EXPERIMENTS)})")
+    run.add_argument("names", nargs="*", help=f"experiments (default: all of {', '.join(EXPERIMENTS)}, {ANALYSIS})")
     run.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     run.add_argument("--device", default="cpu")
     run.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
@@ -206,7 +206,11 @@ def main(argv=None) -> int:
     board = sub.add_parser("scoreboard", help="every measured figure beside the paper; writes SCOREBOARD.md")
     board.add_argument("--reference", default=str(default_out()), help="the reference folder")
     board.add_argument("--out-dir", default="", help="a folder of notebook results (OUT_DIR) to include")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv=None) -> int:
+    args = parser().parse_args(argv)
     if args.command == "demo-weights":
         from .demo_weights import train_demo_weights
 
