@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 spec = importlib.util.spec_from_file_location("nbgrader_course", ROOT / "tools" / "nbgrader_course.py")
 nbgrader_course = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(nbgrader_course)
-NOTEBOOK = "03_mdta_from_scratch.ipynb"
+NOTEBOOK = "01_mdta_from_scratch.ipynb"
 
 
 def test_source_folder_has_every_exercise_as_solution_plus_locked_graded_test(tmp_path):
