@@ -1,7 +1,7 @@
 """nbgrader: the course turns into an nbgrader source folder; generate_assignment and autograde work on it.
 
 tools/nbgrader_course.py writes solution cells with nbgrader metadata and locked, graded test cells that
-call ``check(..., strict=True)`` plus hidden tests. The end-to-end test releases notebook 03, fills a
+call ``check(..., strict=True)`` plus hidden tests. The end-to-end test releases notebook 01, fills a
 submission with one right (split_heads) and one wrong answer (channel_attention) and autogrades it in
 smoke mode (EXDA_SMOKE=1, about 30 s).
 """
