@@ -55,7 +55,7 @@ def test_check_fails_without_badge_or_with_a_stale_url_and_a_new_url_rewrites_in
     new = "https://github.com/someone/elsewhere"
     assert colab.main(["check", str(copies), "--url", new]) == 1
     assert colab.main(["apply", str(copies), "--url", new]) == 0
-    text = (copies / "03_mdta_from_scratch.ipynb").read_text()
+    text = (copies / "01_mdta_from_scratch.ipynb").read_text()
     assert "someone/elsewhere" in text and colab.github_path(colab.repository_url()) not in text
     assert colab.main(["check", str(copies), "--url", new]) == 0
 

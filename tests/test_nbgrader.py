@@ -1,7 +1,7 @@
 """nbgrader: the course turns into an nbgrader source folder; generate_assignment and autograde work on it.
 
 tools/nbgrader_course.py writes solution cells with nbgrader metadata and locked, graded test cells that
-call ``check(..., strict=True)`` plus hidden tests. The end-to-end test releases notebook 03, fills a
+call ``check(..., strict=True)`` plus hidden tests. The end-to-end test releases notebook 01, fills a
 submission with one right (split_heads) and one wrong answer (channel_attention) and autogrades it in
 smoke mode (EXDA_SMOKE=1, about 30 s).
 """
@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 spec = importlib.util.spec_from_file_location("nbgrader_course", ROOT / "tools" / "nbgrader_course.py")
 nbgrader_course = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(nbgrader_course)
-NOTEBOOK = "03_mdta_from_scratch.ipynb"
+NOTEBOOK = "01_mdta_from_scratch.ipynb"
 
 
 def test_source_folder_has_every_exercise_as_solution_plus_locked_graded_test(tmp_path):

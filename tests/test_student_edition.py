@@ -13,7 +13,7 @@ nbtool = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(nbtool)
 
 # The student notebook executed end to end (in smoke mode): one with exercises and a short smoke run.
-RUN_IN_TEST = "03_mdta_from_scratch.ipynb"
+RUN_IN_TEST = "01_mdta_from_scratch.ipynb"
 
 
 def test_remove_solutions_keeps_indentation_and_surroundings():

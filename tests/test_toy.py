@@ -1,4 +1,4 @@
-"""Toy experiments of notebooks 01-02: synthetic function, digits, matched models, training."""
+"""Toy experiments of notebooks 02-03: synthetic function, digits, matched models, training."""
 
 import struct
 

@@ -1,7 +1,7 @@
 """Write an nbgrader course folder from the course notebooks.
 
     python tools/nbgrader_course.py source notebooks/ --course grading/     write grading/source/<assignment>/
-    python tools/nbgrader_course.py submission grading/release/exda/03_mdta_from_scratch.ipynb OUT.ipynb \\
+    python tools/nbgrader_course.py submission grading/release/exda/01_mdta_from_scratch.ipynb OUT.ipynb \\
         --right split_heads --wrong channel_attention          a fixture submission (tests, demos)
 
 ``source`` turns every exercise cell (a ``def my_...`` with ``### BEGIN SOLUTION`` / ``### END SOLUTION``

@@ -31,7 +31,7 @@ Two consequences a student should take away:
 2. **The paper overstates the pre/post distinction.** It says a nonlinearity after the
    aggregation "cannot escape this limitation"; but O = A V + g(A V) is just as nonlinear in
    X (its r is as clearly non-zero). Whether the nonlinearity helps more before or after
-   aggregation is an empirical question: notebook 01 trains both with the same parameters.
+   aggregation is an empirical question: notebook 02 trains both with the same parameters.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ the paper's claim that a post-aggregation nonlinearity "cannot escape" the limit
 By default the blocks are attention-only (``ffn=False``): the experiment isolates the
 attention operator, which is what Sec. 3.1's argument is about. With ``ffn=True`` every
 block gets Restormer's GDFN, whose GELU gate gives the linear model a nonlinearity
-elsewhere; expect the gap to shrink (an exercise in notebook 01).
+elsewhere; expect the gap to shrink (an exercise in notebook 02).
 """
 
 from __future__ import annotations

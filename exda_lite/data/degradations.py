@@ -317,7 +317,7 @@ def _registry() -> dict[str, Degradation]:
         Degradation("noise", gaussian_noise, {"sigma": 25.0}, "Gaussian noise, sigma 25/255"),
         Degradation("gaussian_blur", gaussian_blur, {"sigma": 2.0}, "Gaussian blur, sigma 2 px"),
         Degradation("motion_blur", motion_blur, {"length": 15, "angle": 30.0}, "motion blur, 15 px at 30 deg"),
-        Degradation("haze", haze, {"beta": 1.2, "airlight": 0.9}, "haze, beta 1.2, A 0.9"),
+        Degradation("haze", haze, {"beta": 1.2, "airlight": 0.9}, "haze, beta 1.2, airlight 0.9"),
         Degradation("rain", rain, {"density": 0.006, "length": 17, "angle": 10.0, "brightness": 0.7},
                     "rain streaks"),
         Degradation("low_light", low_light, {"exposure": 0.3, "gamma": 1.8, "photons": 400.0, "read_noise": 2.0},

@@ -105,7 +105,7 @@ class ExDAAttention(nn.Module):
         value_position: ``"pre"`` (the paper, Eq. 1): ``A @ (V + g(V))``; ``"post"``: the same
             ``value_path`` applied *after* aggregation, ``Y + g(Y)`` with ``Y = A @ V`` -- a
             post-aggregation nonlinearity with exactly the parameters of the pre version (the
-            control of notebook 01's pre- vs post-aggregation experiment).
+            control of notebook 02's pre- vs post-aggregation experiment).
         eq3: ``"token_rows"`` (default) or ``"separate"``, our two readings of Eq. 3 (module docstring).
         token_value_scale: ``"softmax"`` (default, as Algorithm 1 gives them) or ``"rms"``: token
             rows of V* rescaled to the value rows' root mean square (module docstring).

@@ -5,7 +5,7 @@
 
 With the nonlinear value and GST off this is exactly Restormer's TransformerBlock.
 ``ffn=False`` drops the second line: an attention-only block, used by the toy experiments
-of notebooks 01-02 to isolate what the attention operator itself can express.
+of notebooks 02-03 to isolate what the attention operator itself can express.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ With the GELU, V' -- and so ``A @ V'`` for a fixed A -- is no longer linear in t
   its depthwise 3x3 conv mixes pixels;
 * a nonlinearity after the aggregation (``ExDAAttention(value_position="post")``) is just
   as nonlinear in the input; the paper's "cannot escape" overstates, and whether pre- or
-  post-aggregation helps more is an empirical question (notebook 01).
+  post-aggregation helps more is an empirical question (notebook 02).
 
 The switches below reproduce the rows of the paper's Table 7:
 
@@ -26,7 +26,7 @@ The switches below reproduce the rows of the paper's Table 7:
 ``act="gelu"``         GELU inside g (the paper's choice)
 ``act="sigmoid"``      Sigmoid inside g
 ``act="identity"``     no nonlinearity: V' stays a *linear* function of X with exactly
-                       the parameters of the GELU version (our matched control, nb 01-02)
+                       the parameters of the GELU version (our matched control, nb 02-03)
 ``learnable=True``     g = Conv1x1 -> DWConv3x3 -> act -> Conv1x1
 ``learnable=False``    g = act  ("non-parametric")
 =====================  =====================================================

@@ -115,13 +115,13 @@ EXPERIMENTS: dict[str, Experiment] = {
     "span_synthetic": Experiment(
         "span_synthetic", "Fig. 3a: linear vs nonlinear (pre-aggregation) vs post-aggregation values on the "
         "synthetic multi-faceted degradation; attention-only toy network, 2 blocks, 16 channels",
-        "01_span_limitation_synthetic", ("linear", "nonlinear", "post"), "nonlinear", "test_mse", 5000,
+        "02_span_limitation_synthetic", ("linear", "nonlinear", "post"), "nonlinear", "test_mse", 5000,
         {"n_train": 16384, "length": 64, "channels": 16, "blocks": 2, "batch_size": 32, "lr": 1e-2},
         make_task=synthetic_task, make_model=toy_model),
     "span_digits": Experiment(
         "span_digits", "Fig. 3b: linear vs nonlinear values restoring corrupted digits (MNIST if cached, else "
         "scikit-learn's digits); attention-only toy network, 2 blocks, 16 channels",
-        "02_span_limitation_mnist", ("linear", "nonlinear"), "linear", "test_psnr", 3000,
+        "03_span_limitation_mnist", ("linear", "nonlinear"), "linear", "test_psnr", 3000,
         {"n_train": 6000, "n_test": 1000, "channels": 16, "blocks": 2, "batch_size": 32, "lr": 1e-2},
         make_task=digits_task, make_model=toy_model),
     "fig5": Experiment(

@@ -1,9 +1,10 @@
 """Auto-checked exercises: ``check(name, student_function)`` and the catalogue ``EXERCISES``.
 
 * ``checker``      ``Exercise`` and ``check``: run, compare, diagnose known mistakes
-* ``model_nbs``    notebooks 01-06: span, pipeline, PSNR, Eq. 1, heads, MDTA, GST, U-Net shapes
+* ``model_nbs``    notebooks 01-06: heads, MDTA, span, pipeline, PSNR, Eq. 1, GST, U-Net shapes
 * ``training_nbs`` notebooks 07-09: Fourier loss, schedule, tile blending, Welch's t, band energy
-* ``course_nbs``   notebooks 06-09: SSIM, paired t, NMI from a table, a training step, ExDA attention (capstone)
+* ``course_nbs``   notebooks 02-09: paired t (02), SSIM (03), ExDA attention (06, capstone), a training step,
+                   NMI from a table
 """
 
 from . import course_nbs, model_nbs, training_nbs

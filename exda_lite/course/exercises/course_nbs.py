@@ -1,4 +1,4 @@
-"""Course exercises across notebooks 06-09: SSIM, paired t, NMI, a training step, ExDA attention (capstone).
+"""Course exercises across notebooks 02-09: paired t, SSIM, ExDA attention (capstone), NMI, a training step.
 
 Each exercise names the notebook it belongs to in the comment above it. ``training_step``
 checks a *procedure*: the student writes one step, the checker runs 20 of them
@@ -22,7 +22,7 @@ from ...nn.nonlinear_value import NonlinearValue
 from .checker import Exercise, one_thread
 
 
-# ----------------------------------------------------------------------------- notebook 07: SSIM
+# ----------------------------------------------------------------------------- notebook 03: SSIM
 def ssim_inputs(seed: int):
     rng = np.random.default_rng(seed)
     clean = 0.5 + 0.3 * (uniform_filter(rng.random((14, 17)), 3) - 0.5)  # a smooth, low-contrast patch: the
@@ -46,7 +46,7 @@ def ssim_variant(a, b, constants=True, ddof=1, data_range=1.0, crop=True, win=7)
     return float((s[pad:-pad, pad:-pad] if crop else s).mean())
 
 
-# ----------------------------------------------------------------------------- notebook 09: paired t
+# ----------------------------------------------------------------------------- notebook 02: paired t
 def paired_inputs(seed: int):
     rng = np.random.default_rng(seed)
     images = 28.0 + 3.0 * rng.standard_normal(8)  # per-image PSNR varies a lot between images ...
@@ -233,7 +233,7 @@ def attention_variant(x, w, heads, tokens, stride, value=True, tokens_in_v=True,
 
 
 EXERCISES: dict[str, Exercise] = {
-    "ssim": Exercise(  # notebook 07 (evaluation protocol)
+    "ssim": Exercise(  # notebook 03 (where SSIM is first used)
         "SSIM with scikit-image's conventions (7x7 uniform window)",
         ssim_reference,
         ssim_inputs,
@@ -265,7 +265,7 @@ EXERCISES: dict[str, Exercise] = {
         "covariance); S = (2 mu_a mu_b + C1)(2 cov + C2) / ((mu_a^2 + mu_b^2 + C1)(var_a + var_b + C2)) "
         "with C1 = 0.01**2, C2 = 0.03**2; mean of S[3:-3, 3:-3].",
     ),
-    "paired_t": Exercise(  # notebook 09 (two models on the same test images)
+    "paired_t": Exercise(  # notebook 02 (two models on the same seeds)
         "paired t-test (two models, same images)",
         paired_reference,
         paired_inputs,

@@ -1,4 +1,4 @@
-"""Exercises of the model notebooks (01-06): span, degradation pipeline, PSNR, Eq. 1, heads, MDTA, GST, U-Net."""
+"""Exercises of the model notebooks (01-06): heads, MDTA, span, degradation pipeline, PSNR, Eq. 1, GST, U-Net."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from ...data.synthetic import quantise, sensor_response
 from ...nn.attention import channel_attention
 
 
-# ----------------------------------------------------------------------------- notebook 01
+# ----------------------------------------------------------------------------- notebook 02
 def span_inputs(seed: int):
     g = torch.Generator().manual_seed(seed)
     basis = torch.randn(4, 40, generator=g, dtype=torch.float64)
@@ -63,7 +63,7 @@ def pipeline_reference(x, sigma, gamma, mult, add, levels, n1, n2):
     return quantise(u * (1 + mult * n1) + add * n2, levels)
 
 
-# ----------------------------------------------------------------------------- notebook 02
+# ----------------------------------------------------------------------------- notebook 03
 def psnr_inputs(seed: int):
     g = torch.Generator().manual_seed(seed)
     target = torch.rand(3, 1, 8, 8, generator=g)
@@ -93,7 +93,7 @@ def g_of(v, w1, w_dw, w2, act=F.gelu, order="conv-dw-act-conv"):
     return F.conv2d(act(F.conv2d(F.conv2d(v, w1), w_dw, padding=1, groups=v.shape[1])), w2)
 
 
-# ----------------------------------------------------------------------------- notebook 03
+# ----------------------------------------------------------------------------- notebook 01
 def heads_inputs(seed: int):
     g = torch.Generator().manual_seed(seed)
     return torch.randn(2, 12, 3, 5, generator=g), 3
@@ -224,7 +224,7 @@ EXERCISES: dict[str, Exercise] = {
         superposition_inputs,
         [("your test is inverted: True must mean that superposition holds (a residual below 1e-9).",
           lambda f, a, b: bool(superposition_reference(f, a, b) >= 1e-9))],
-        hint="Compute the relative superposition residual (notebook 01, exercise 1) and compare it with 1e-9."),
+        hint="Compute the relative superposition residual (notebook 02, exercise 1) and compare it with 1e-9."),
     "sensor_pipeline": Exercise(
         "synthetic degradation pipeline",
         pipeline_reference,
