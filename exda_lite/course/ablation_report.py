@@ -4,7 +4,7 @@
 * :func:`scale_table`       this run's scale beside Fig. 5's
 * :func:`summary_table`     mean ± std per variant, per seed, beside what the paper's text states
 * :func:`ablation_figure`   seeds as dots, paired differences, held-out PSNR during training
-* :func:`comparison`        each variant vs the baseline: t-tests and the seeds a test would need
+* :func:`comparison`        each variant vs the baseline: t-tests and the seeds a test would need (">100": out of reach)
 * :func:`seeds_phrase`      "about 12 seeds" / "more than 100 seeds: not reachable at this budget"
 * :func:`reading`           the ablation's verdict in plain words, from the numbers
 * :func:`latency_table`     latency per side, its log-log slope, beside Fig. 6
@@ -126,7 +126,8 @@ def ablation_figure(runs: pd.DataFrame, curves: pd.DataFrame, summary: pd.DataFr
 def comparison(psnr: dict) -> pd.DataFrame:
     """:func:`.ablation.compare_to_baseline` plus ``seeds_needed`` (unpaired, 80 % power, alpha 0.05)."""
     table = ablation.compare_to_baseline(psnr)
-    table["seeds_needed"] = [ablation.seeds_needed(d, s) for d, s in zip(table.delta, table.seed_std)]
+    needed = [ablation.seeds_needed(d, s) for d, s in zip(table.delta, table.seed_std)]
+    table["seeds_needed"] = [f"{max(2, math.ceil(n))}" if n <= MAX_SEEDS else f">{MAX_SEEDS}" for n in needed]
     return table
 
 
@@ -144,8 +145,8 @@ def verdict_line(name: str, row, bonferroni: float, alpha: float = 0.05) -> str:
                else "not significant")
     return (f"{name}: mean difference to the baseline {row.delta:+.2f} dB ({direction}), {row.delta_over_std:+.2f} seed "
             f"stds, above the same seed's baseline in {row.wins} seeds; Welch p = {row.welch_p:.2f}, paired p = "
-            f"{row.paired_p:.2f}: {verdict}. Paper: {PAPER_FIG5[name]['claim']}. An unpaired test would need "
-            f"{seeds_phrase(row.seeds_needed)} to detect a difference this size.")
+            f"{row.paired_p:.2f}: {verdict}. Paper: {PAPER_FIG5[name]['claim']}. Detecting a difference this size with an "
+            f"unpaired test would take {seeds_phrase(ablation.seeds_needed(row.delta, row.seed_std))}.")
 
 
 def reading(summary: pd.DataFrame, table: pd.DataFrame, curves: pd.DataFrame, input_psnr: float,
