@@ -205,18 +205,21 @@ def variant_sizes(variants: Sequence[str], channels: int, blocks: int, heads: in
 
 
 def run_ablation(task: dict, variants: Sequence[str], seeds: Sequence[int], channels: int, blocks: int, heads: int,
-                 steps: int, batch_size: int, lr: float, device="cpu") -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+                 steps: int, batch_size: int, lr: float, device="cpu",
+                 unpaired: bool = False) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     """Train every variant for every seed on ``task`` (seed by seed, variant by variant; equal budget, paired).
 
     Returns ``(runs, curves, psnr)``: one row per run (final held-out PSNR, seconds), the held-out PSNR during
-    training, and ``psnr[variant]`` = the final PSNRs in seed order.
+    training, and ``psnr[variant]`` = the final PSNRs in seed order. ``unpaired=True`` breaks the pairing: variant
+    k of seed i starts from the weights of seed i + 100 k (the batches stay those of seed i).
     """
     from .toy import train_toy
 
     runs, curves = [], []
     for seed in seeds:
         for name in variants:
-            model = variant_model(name, channels, blocks, heads, seed=seed)
+            init = seed + 100 * list(variants).index(name) if unpaired else seed
+            model = variant_model(name, channels, blocks, heads, seed=init)
             start = time.time()
             history = train_toy(model, task, steps=steps, batch_size=batch_size, lr=lr,
                                 eval_every=max(1, steps // 3), seed=seed, device=device, progress=False)
@@ -281,15 +284,17 @@ def latency_sweep(models: Mapping[str, nn.Module], sides: Sequence[int], min_run
     return latency, slopes
 
 
-def overhead_costs(name: str, side: int, rounds: int, flop_side: int = 32, device="cpu"):
+def overhead_costs(name: str, side: int, rounds: int, flop_side: int = 32, device="cpu", **overrides):
     """Parameters, multiply-adds at 224² and latency (taken in turns) of ``name`` with/without each primitive.
+
+    ``overrides`` go to :func:`unet_variants` (e.g. ``value_groups="full"``).
 
     Returns ``(costs, ratios, per_round, turns)``: the cost table, each row over the backbone's, each round's
     latency ratio (how steady the measurement was) and the raw seconds per round.
     """
     from ..utils import count_flops, count_parameters
 
-    models = {variant: model.to(device) for variant, model in unet_variants(name).items()}
+    models = {variant: model.to(device) for variant, model in unet_variants(name, **overrides).items()}
     turns = interleaved_latency(models, (1, 3, side, side), rounds=rounds, device=device)
     costs = pd.DataFrame({
         "params": {n: count_parameters(m) for n, m in models.items()},
