@@ -11,4 +11,9 @@
 * ``cost``        attention cost vs resolution, counted and measured (notebook 01)
 * ``sizes``       the U-Net's stage shapes, sizes beside Table A, MAC growth (notebook 06)
 * ``figures``     drawn from code with real shapes: Fig. 2-style attention, MDTA, Algorithm 1, the U-Net
+* ``all_in_one``  notebook 07's set-up (parameters -> TrainConfig), figures and results file
+* ``twins``       notebook 08's model pairs with and without GST (same initial weights), trained once and cached
+* ``awareness_report``  notebook 08's tables, figures and generated verdicts
+* ``ablation_report``   notebook 09's tables, figures and generated reading (``ablation`` also trains the
+  variants and measures sizes, latency and overhead)
 """

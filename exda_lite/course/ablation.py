@@ -8,8 +8,11 @@ that each helps. This module holds what such an ablation needs beyond training:
   for one seed every variant starts from the same weights in the parts they share.
 * :func:`seed_summary`, :func:`compare_to_baseline`, :func:`seeds_needed`: mean ± std over seeds,
   Welch's and the paired t-test (``scipy.stats``), the effect against the seed-to-seed spread.
-* :func:`unet_variants`, :func:`interleaved_latency`, :func:`overhead_ratios`: the cost of each
-  primitive on one U-Net backbone (parameters, FLOPs, latency), measured in one run as ratios.
+* :func:`variant_sizes`, :func:`run_ablation`: what each variant adds, and every variant trained for every seed.
+* :func:`table_a_sizes`, :func:`latency_sweep`: Table A's sizes (from notebook 06's results when present) and
+  latency against resolution (Fig. 6).
+* :func:`unet_variants`, :func:`interleaved_latency`, :func:`overhead_ratios`, :func:`overhead_costs`: the cost of
+  each primitive on one U-Net backbone (parameters, FLOPs, latency), measured in one run as ratios.
 """
 
 from __future__ import annotations
@@ -184,3 +187,120 @@ def interleaved_latency(models: Mapping[str, nn.Module], input_shape=(1, 3, 64, 
 def overhead_ratios(costs: pd.DataFrame, reference: str = BASELINE) -> pd.DataFrame:
     """Every row of a cost table (params, FLOPs, latency, ...) divided by the ``reference`` row."""
     return costs.div(costs.loc[reference], axis=1)
+
+
+def variant_sizes(variants: Sequence[str], channels: int, blocks: int, heads: int, seed: int = 0) -> pd.DataFrame:
+    """Parameters of each variant, what it adds to the baseline (module names) and by how much."""
+    from ..utils import count_parameters
+
+    base = variant_model(BASELINE, channels, blocks, heads, seed=seed)
+    rows = []
+    for name in variants:
+        model = variant_model(name, channels, blocks, heads, seed=seed)
+        added = {k.split("attn.")[-1].split(".")[0] for k in added_modules(model, base)}
+        rows.append({"variant": name, "parameters": count_parameters(model), "added modules": ", ".join(sorted(added)) or "—"})
+    table = pd.DataFrame(rows).set_index("variant")
+    table["vs baseline"] = table["parameters"] / table.loc[BASELINE, "parameters"] - 1
+    return table
+
+
+def run_ablation(task: dict, variants: Sequence[str], seeds: Sequence[int], channels: int, blocks: int, heads: int,
+                 steps: int, batch_size: int, lr: float, device="cpu",
+                 unpaired: bool = False) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    """Train every variant for every seed on ``task`` (seed by seed, variant by variant; equal budget, paired).
+
+    Returns ``(runs, curves, psnr)``: one row per run (final held-out PSNR, seconds), the held-out PSNR during
+    training, and ``psnr[variant]`` = the final PSNRs in seed order. ``unpaired=True`` breaks the pairing: variant
+    k of seed i starts from the weights of seed i + 100 k (the batches stay those of seed i).
+    """
+    from .toy import train_toy
+
+    runs, curves = [], []
+    for seed in seeds:
+        for name in variants:
+            init = seed + 100 * list(variants).index(name) if unpaired else seed
+            model = variant_model(name, channels, blocks, heads, seed=init)
+            start = time.time()
+            history = train_toy(model, task, steps=steps, batch_size=batch_size, lr=lr,
+                                eval_every=max(1, steps // 3), seed=seed, device=device, progress=False)
+            runs.append({"variant": name, "seed": seed, "psnr": history[-1]["test_psnr"], "time_s": time.time() - start})
+            curves += [{"variant": name, "seed": seed, "step": h["step"], "psnr": h["test_psnr"]} for h in history]
+            print(f"seed {seed} | {name:28s} {runs[-1]['psnr']:6.2f} dB ({runs[-1]['time_s']:4.1f} s)")
+    runs, curves = pd.DataFrame(runs), pd.DataFrame(curves)
+    psnr = {name: runs[runs.variant == name].sort_values("seed")["psnr"].tolist() for name in variants}
+    return runs, curves, psnr
+
+
+def size_table(models: Mapping[str, nn.Module], flop_side: int = 32) -> pd.DataFrame:
+    """Parameters (M) and multiply-adds at 224² (FLOPs counted at ``flop_side``² and scaled) beside Table A."""
+    from ..nn.configs import PAPER_SIZES
+    from ..utils import count_flops, count_parameters
+
+    rows = []
+    for name, model in models.items():
+        paper_params, paper_g = PAPER_SIZES[name]
+        macs = count_flops(model, (1, 3, flop_side, flop_side)) / 2 * (224 / flop_side) ** 2
+        rows.append({"model": name, "params (M)": count_parameters(model) / 1e6,
+                     "paper params (M)": paper_params / 1e6 if paper_params else np.nan,
+                     "GMAC @ 224²": macs / 1e9, "paper G @ 224²": paper_g or np.nan})
+    return pd.DataFrame(rows).set_index("model")
+
+
+def table_a_sizes(models: Mapping[str, nn.Module], out_dir, flop_side: int = 32) -> tuple[pd.DataFrame, str]:
+    """Table A's sizes of ``models``: from notebook 06's results in ``out_dir`` when it has them all, else counted.
+
+    Returns ``(sizes, source)``; ``source`` says where the numbers come from.
+    """
+    import json
+    from pathlib import Path
+
+    columns = ["params (M)", "paper params (M)", "GMAC @ 224²", "paper G @ 224²"]
+    path = Path(out_dir) / "06_assembling_exda.json"
+    try:
+        saved = json.loads(path.read_text())["sizes"]
+        table = pd.DataFrame.from_dict({name: saved[name] for name in models}, orient="index")[columns]
+        return table.rename_axis("model"), f"loaded from notebook 06's results ({path})"
+    except (OSError, KeyError, ValueError):
+        return size_table(models, flop_side), f"counted here (no notebook 06 results with these models in {out_dir})"
+
+
+def latency_sweep(models: Mapping[str, nn.Module], sides: Sequence[int], min_run_time: float = 0.1,
+                  device="cpu") -> tuple[pd.DataFrame, dict]:
+    """Median forward latency (ms) of every model at every side (one side at a time, all models in turn).
+
+    Returns ``(latency, slopes)``: one row per (model, side) and each model's log-log slope of latency vs H*W.
+    """
+    from ..utils import time_forward
+
+    rows = []
+    for side in sides:
+        for name, model in models.items():
+            timing = time_forward(model, (1, 3, side, side), min_run_time=min_run_time, device=device)
+            rows.append({"model": name, "side": side, "pixels": side * side, "latency_ms": 1e3 * timing["median"],
+                         "runs": timing["runs"]})
+    latency = pd.DataFrame(rows)
+    slopes = {name: float(np.polyfit(np.log(g.pixels), np.log(g.latency_ms), 1)[0]) if len(g) > 1 else math.nan
+              for name, g in latency.groupby("model", sort=False)}
+    return latency, slopes
+
+
+def overhead_costs(name: str, side: int, rounds: int, flop_side: int = 32, device="cpu", **overrides):
+    """Parameters, multiply-adds at 224² and latency (taken in turns) of ``name`` with/without each primitive.
+
+    ``overrides`` go to :func:`unet_variants` (e.g. ``value_groups="full"``).
+
+    Returns ``(costs, ratios, per_round, turns)``: the cost table, each row over the backbone's, each round's
+    latency ratio (how steady the measurement was) and the raw seconds per round.
+    """
+    from ..utils import count_flops, count_parameters
+
+    models = {variant: model.to(device) for variant, model in unet_variants(name, **overrides).items()}
+    turns = interleaved_latency(models, (1, 3, side, side), rounds=rounds, device=device)
+    costs = pd.DataFrame({
+        "params": {n: count_parameters(m) for n, m in models.items()},
+        "GMAC @ 224²": {n: count_flops(m, (1, 3, flop_side, flop_side)) / 2 * (224 / flop_side) ** 2 / 1e9
+                        for n, m in models.items()},
+        f"latency @ {side}² (ms)": 1e3 * turns.median(),
+    }).loc[list(FIG5_VARIANTS)]
+    ratios = overhead_ratios(costs).set_axis(["params", "FLOPs", "latency"], axis=1)
+    return costs, ratios, turns.div(turns[BASELINE], axis=0), turns

@@ -101,6 +101,50 @@ def positive_int(value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 1
 
 
+def non_negative_int(value) -> bool:
+    """an int >= 0"""
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def at_least_two(value) -> bool:
+    """an int >= 2 (a standard deviation needs two seeds)"""
+    return positive_int(value) and value >= 2
+
+
+def positive_number(value) -> bool:
+    """a number > 0"""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
+
+
+def non_negative_number(value) -> bool:
+    """a number >= 0"""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0
+
+
+def image_sides(value) -> bool:
+    """a non-empty list of ints >= 8"""
+    return isinstance(value, list) and bool(value) and all(positive_int(s) and s >= 8 for s in value)
+
+
+def model_names(value) -> bool:
+    """a non-empty list of model names (restormer, exda_b, exda_s, exda_t, exda_nano)"""
+    from ..nn.configs import CONFIGS
+
+    return isinstance(value, list) and bool(value) and all(isinstance(v, str) for v in value) and set(value) <= set(CONFIGS)
+
+
+def resume_value(value) -> bool:
+    """'' (fresh run), 'auto', or the path of an existing last.pt"""
+    return isinstance(value, str) and (value in ("", "auto") or Path(value).is_file())
+
+
+def machine_load() -> str:
+    """The 1-minute load average against the core count: how busy this machine was while we measured."""
+    if not hasattr(os, "getloadavg"):
+        return "load average not available on this system"
+    return f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores"
+
+
 def rule_accepts(rule, value) -> bool:
     if isinstance(rule, tuple):
         return value in rule
