@@ -231,21 +231,6 @@ def run_ablation(task: dict, variants: Sequence[str], seeds: Sequence[int], chan
     return runs, curves, psnr
 
 
-def size_table(models: Mapping[str, nn.Module], flop_side: int = 32) -> pd.DataFrame:
-    """Parameters (M) and multiply-adds at 224² (FLOPs counted at ``flop_side``² and scaled) beside Table A."""
-    from ..nn.configs import PAPER_SIZES
-    from ..utils import count_flops, count_parameters
-
-    rows = []
-    for name, model in models.items():
-        paper_params, paper_g = PAPER_SIZES[name]
-        macs = count_flops(model, (1, 3, flop_side, flop_side)) / 2 * (224 / flop_side) ** 2
-        rows.append({"model": name, "params (M)": count_parameters(model) / 1e6,
-                     "paper params (M)": paper_params / 1e6 if paper_params else np.nan,
-                     "GMAC @ 224²": macs / 1e9, "paper G @ 224²": paper_g or np.nan})
-    return pd.DataFrame(rows).set_index("model")
-
-
 def table_a_sizes(models: Mapping[str, nn.Module], out_dir, flop_side: int = 32) -> tuple[pd.DataFrame, str]:
     """Table A's sizes of ``models``: from notebook 06's results in ``out_dir`` when it has them all, else counted.
 
@@ -261,7 +246,10 @@ def table_a_sizes(models: Mapping[str, nn.Module], out_dir, flop_side: int = 32)
         table = pd.DataFrame.from_dict({name: saved[name] for name in models}, orient="index")[columns]
         return table.rename_axis("model"), f"loaded from notebook 06's results ({path})"
     except (OSError, KeyError, ValueError):
-        return size_table(models, flop_side), f"counted here (no notebook 06 results with these models in {out_dir})"
+        from .sizes import size_table
+
+        counted = size_table(dict(models), flop_side)[columns]
+        return counted, f"counted here (no notebook 06 results with these models in {out_dir})"
 
 
 def latency_sweep(models: Mapping[str, nn.Module], sides: Sequence[int], min_run_time: float = 0.1,

@@ -46,11 +46,15 @@ def stage_table(model: torch.nn.Module, input_shape=(1, 3, 64, 64)) -> pd.DataFr
 
 
 def size_table(names, flop_side: int = 56) -> pd.DataFrame:
-    """Parameters (M) and MACs at 224^2 (counted at ``flop_side``^2, scaled by (224/flop_side)^2) beside Table A."""
+    """Parameters (M) and MACs at 224^2 (counted at ``flop_side``^2, scaled by (224/flop_side)^2) beside Table A.
+
+    ``names``: configuration names (built here), or a mapping name -> an already built model.
+    """
     scale = (224 / flop_side) ** 2
+    models = names if isinstance(names, dict) else {name: None for name in names}
     rows = []
-    for name in names:
-        model = build_model(name).eval()
+    for name, model in models.items():
+        model = (model if model is not None else build_model(name)).eval()
         start = time.time()
         macs = count_flops(model, (1, 3, flop_side, flop_side)) / 2 * scale
         paper_params, paper_g = configs.PAPER_SIZES[name]

@@ -46,7 +46,7 @@ def ssim_variant(a, b, constants=True, ddof=1, data_range=1.0, crop=True, win=7)
     return float((s[pad:-pad, pad:-pad] if crop else s).mean())
 
 
-# ----------------------------------------------------------------------------- notebook 02: paired t
+# ----------------------------------------------------------------------------- notebook 09: paired t
 def paired_inputs(seed: int):
     rng = np.random.default_rng(seed)
     images = 28.0 + 3.0 * rng.standard_normal(8)  # per-image PSNR varies a lot between images ...
@@ -265,7 +265,7 @@ EXERCISES: dict[str, Exercise] = {
         "covariance); S = (2 mu_a mu_b + C1)(2 cov + C2) / ((mu_a^2 + mu_b^2 + C1)(var_a + var_b + C2)) "
         "with C1 = 0.01**2, C2 = 0.03**2; mean of S[3:-3, 3:-3].",
     ),
-    "paired_t": Exercise(  # notebook 02 (two models on the same seeds)
+    "paired_t": Exercise(  # notebook 09 (beside Welch: two models on the same seeds)
         "paired t-test (two models, same images)",
         paired_reference,
         paired_inputs,
