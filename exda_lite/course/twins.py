@@ -65,6 +65,7 @@ def parameter_rules() -> dict:
         "GST_STRIDE": positive_int, "PATCH": positive_int, "SAMPLES_PER_DEGRADATION": positive_int,
         "STEPS": non_negative_int, "EPOCHS": positive_int, "BATCH_SIZE": positive_int, "LR": float, "USE_07_RUN": bool,
         "RETRAIN": bool, "UMAP": bool, "FOUNDATION": ("auto", "none") + FOUNDATION_CANDIDATES, "DATA_ROOT": str, "THREADS": int, "DEVICE": device_name,
+        "REFERENCE": ("auto", "off"),
     }
 
 

@@ -68,12 +68,19 @@ def show(name: str, this_run: dict | None = None, enabled: bool = True, plot: bo
         print(comparison["text"])
         print(f"   paper: {paper_text(name, key)}")
     for key, control in reference.get("controls", {}).items():
-        print(f"control {key}: {control}")
+        print(f"control, {key.replace('_', ' ')}: {control_text(control)}")
     if plot and any(r["curve"] for by_seed in reference["runs"].values() for r in by_seed.values()):
         plot_curves(reference, this_run)
     return {"shown": True, "command": reference["command"], "commit": reference["commit"], "arms": stats,
             "comparisons": {k: {f: c[f] for f in ("n", "mean", "low", "high", "p")}
                             for k, c in reference["comparisons"].items()}}
+
+
+def control_text(control: dict) -> str:
+    """``{"nmi": 0.38, ...}`` or ``{arm: {"nmi_mean": ...}}`` as one short line."""
+    if all(isinstance(v, dict) for v in control.values()):
+        return "; ".join(f"{arm} {control_text(v)}" for arm, v in control.items())
+    return ", ".join(f"{k.replace('_mean', '').upper()} {v:.3f}" for k, v in control.items())
 
 
 def plot_curves(reference: dict, this_run: dict | None = None):
