@@ -67,6 +67,7 @@ def show(name: str, this_run: dict | None = None, enabled: bool = True, plot: bo
     for key, comparison in reference["comparisons"].items():
         print(comparison["text"])
         print(f"   paper: {paper_text(name, key)}")
+    print(reading(reference, stats))
     for key, control in reference.get("controls", {}).items():
         print(f"control, {key.replace('_', ' ')}: {control_text(control)}")
     if plot and any(r["curve"] for by_seed in reference["runs"].values() for r in by_seed.values()):
@@ -74,6 +75,21 @@ def show(name: str, this_run: dict | None = None, enabled: bool = True, plot: bo
     return {"shown": True, "command": reference["command"], "commit": reference["commit"], "arms": stats,
             "comparisons": {k: {f: c[f] for f in ("n", "mean", "low", "high", "p")}
                             for k, c in reference["comparisons"].items()}}
+
+
+def reading(reference: dict, stats: dict) -> str:
+    """Plain words on what the reference can and cannot say: convergence, and the comparisons that show nothing."""
+    done, total = sum(s["converged"] for s in stats.values()), sum(s["n"] for s in stats.values())
+    lines = []
+    if done < total:
+        lines.append(f"Reading: {done} of {total} reference runs met the convergence rule, so these are results at a "
+                     "fixed budget several times the teaching run's, not at convergence.")
+    null = [k for k, c in reference["comparisons"].items() if math.isfinite(c["low"]) and c["low"] <= 0 <= c["high"]]
+    if null:
+        lines.append(f"{len(null)} of {len(reference['comparisons'])} comparisons show no effect at this scale: the "
+                     "seed-to-seed spread of the paired differences is larger than their mean. That neither confirms "
+                     "nor refutes the paper, whose models are larger, trained far longer, on the real benchmarks.")
+    return "\n".join(lines) if lines else "Reading: every run met the convergence rule and every comparison is clear."
 
 
 def control_text(control: dict) -> str:
