@@ -83,7 +83,7 @@ def run_experiment(experiment: Experiment, seeds, device: str, out: Path, progre
     for seed in seeds:
         for arm in experiment.arms:
             owner, owner_arm = experiment.shared.get(arm, (experiment.name, arm))
-            owner_exp = EXPERIMENTS.get(owner, experiment) if owner != experiment.name else experiment
+            owner_exp = experiment if owner == experiment.name else EXPERIMENTS[owner]  # a misspelt owner is a KeyError
             path = run_file(out, owner, owner_arm, seed)
             with run_lock(path):
                 if finished(path, owner_exp.budget(device)):
