@@ -18,6 +18,7 @@ from torch import nn
 from ..course import toy
 from ..course.explore import TinyRestorer, demo_task
 from ..data import digits, synthetic
+from ..data.oracles import oracles
 from ..data.demo_data import DEMO_DEGRADATIONS
 from ..nn.block import TokenOptions, ValueOptions
 from ..utils import seed_everything
@@ -41,6 +42,11 @@ class Experiment:
     make_model: Callable[[str, int, dict], nn.Module] | None = None  # (arm, seed, settings) -> model
     shared: dict = field(default_factory=dict)  # arm -> (experiment, arm): the same model, task and budget
     keep_weights: bool = False  # store each run's final weights (safetensors + sha256) beside its JSON
+    pairs: tuple[tuple[str, str], ...] = ()  # (arm, control) comparisons; () = every arm vs ``control``
+    describe_task: Callable[[dict], dict] | None = None  # settings -> data source, counts, oracles (for the JSON)
+
+    def comparisons(self) -> tuple[tuple[str, str], ...]:
+        return self.pairs or tuple((arm, self.control) for arm in self.arms if arm != self.control)
 
     @property
     def higher_is_better(self) -> bool:
@@ -54,8 +60,29 @@ RESTORER = {"channels": 16, "blocks": 2, "heads": 1, "patch": 32, "samples": 48,
 
 
 def toy_model(arm: str, seed: int, s: dict) -> nn.Module:
+    """The notebooks' toy network with the experiment's ``norm`` and ``ffn`` (02/03 default: neither)."""
     seed_everything(seed)
-    return toy.ToyAttentionNet(arm, in_channels=1, channels=s["channels"], blocks=s["blocks"])
+    return toy.ToyAttentionNet(arm, in_channels=1, channels=s["channels"], blocks=s["blocks"], heads=s["heads"],
+                               ffn=s["ffn"], norm=s["norm"])
+
+
+RUNGS = {  # rung -> (pre-norm, GDFN): what besides the values could make the "linear" network nonlinear
+    "attention_only": ("none", False),  # nothing: linear per pixel for a fixed A
+    "groupnorm": ("groupnorm", False),  # the control: normalises per image, still affine per pixel
+    "layernorm": ("layernorm", False),  # Restormer's LayerNorm: divides each pixel by its own std
+    "gdfn": ("none", True),  # GDFN's GELU gate, no norm
+    "restormer_block": ("layernorm", True),  # the full Restormer block
+}
+LADDER_ARMS = tuple(f"{rung}.{kind}" for rung in RUNGS for kind in ("linear", "nonlinear"))
+
+
+def ladder_model(arm: str, seed: int, s: dict) -> nn.Module:
+    """``<rung>.<linear|nonlinear>``: the toy network of the rung; within a rung both arms share their weights."""
+    rung, kind = arm.split(".")
+    norm, ffn = RUNGS[rung]
+    seed_everything(seed)
+    return toy.ToyAttentionNet(kind, in_channels=1, channels=s["channels"], blocks=s["blocks"], heads=s["heads"],
+                               ffn=ffn, norm=norm)
 
 
 def paired_restorer(seed: int, s: dict, value: ValueOptions | None, tokens: TokenOptions | None,
@@ -102,13 +129,31 @@ def restoration_task(settings: dict) -> dict:
                      test_crop=64, seed=0)
 
 
+SPECS = {"fig3a": synthetic.SyntheticDegradation(), "tone": synthetic.TONE}
+
+
 def synthetic_task(settings: dict) -> dict:
-    return synthetic.make_synthetic_task(n_train=settings["n_train"], n_test=512, length=settings["length"], seed=0)
+    return synthetic.make_synthetic_task(n_train=settings["n_train"], n_test=settings["n_test"],
+                                         length=settings["length"], seed=0,
+                                         spec=SPECS[settings.get("degradation", "fig3a")], with_gamma=True)
 
 
 def digits_task(settings: dict) -> dict:
     images = digits.load_digit_images(download=False, source=settings.get("source", "auto"))
-    return digits.make_digit_task(images, n_train=settings["n_train"], n_test=settings["n_test"], seed=0)
+    task = digits.make_digit_task(images, n_train=settings["n_train"], n_test=settings["n_test"], seed=0,
+                                  corruption=settings.get("corruption", "fig3b"), with_gamma=True,
+                                  size=settings.get("size", 28))
+    task["info"] = {"source": images.source, "note": images.note}
+    return task
+
+
+def describe_toy_task(make_task: Callable[[dict], dict]) -> Callable[[dict], dict]:
+    """What a toy experiment's JSON records about its data: source, actual counts, both oracles."""
+    def describe(settings: dict) -> dict:
+        task = make_task(settings)
+        return {**task.get("info", {"source": "synthetic"}), "n_train": len(task["train_clean"]),
+                "n_test": len(task["test_clean"]), "oracles": oracles(task)}
+    return describe
 
 
 EXPERIMENTS: dict[str, Experiment] = {
@@ -116,14 +161,37 @@ EXPERIMENTS: dict[str, Experiment] = {
         "span_synthetic", "Fig. 3a: linear vs nonlinear (pre-aggregation) vs post-aggregation values on the "
         "synthetic multi-faceted degradation; attention-only toy network, 2 blocks, 16 channels",
         "02_span_limitation_synthetic", ("linear", "nonlinear", "post"), "nonlinear", "test_mse", 5000,
-        {"n_train": 16384, "length": 64, "channels": 16, "blocks": 2, "batch_size": 32, "lr": 1e-2},
-        make_task=synthetic_task, make_model=toy_model),
+        {"n_train": 16384, "n_test": 512, "length": 64, "degradation": "fig3a", "channels": 16, "blocks": 2, "heads": 1,
+         "norm": False,
+         "ffn": False, "batch_size": 32, "lr": 1e-2},
+        make_task=synthetic_task, make_model=toy_model, describe_task=describe_toy_task(synthetic_task)),
     "span_digits": Experiment(
         "span_digits", "Fig. 3b: linear vs nonlinear values restoring corrupted digits (MNIST if cached, else "
         "scikit-learn's digits); attention-only toy network, 2 blocks, 16 channels",
         "03_span_limitation_mnist", ("linear", "nonlinear"), "linear", "test_psnr", 3000,
-        {"n_train": 6000, "n_test": 1000, "channels": 16, "blocks": 2, "batch_size": 32, "lr": 1e-2},
-        make_task=digits_task, make_model=toy_model),
+        {"n_train": 6000, "n_test": 1000, "size": 28, "corruption": "fig3b", "channels": 16, "blocks": 2, "heads": 1,
+         "norm": False,
+         "ffn": False, "batch_size": 32, "lr": 1e-2},
+        make_task=digits_task, make_model=toy_model, describe_task=describe_toy_task(digits_task)),
+    "span_ladder": Experiment(
+        "span_ladder", "The mechanism ladder: linear vs nonlinear values on the tone-curve synthetic task (a pointwise "
+        "inverse beats any per-signal affine map), on five networks: attention only, + GroupNorm (control), "
+        "+ LayerNorm, + GDFN, the full Restormer block", "02_span_limitation_synthetic", LADDER_ARMS,
+        "attention_only.nonlinear", "test_mse", 3000,
+        {"n_train": 16384, "n_test": 512, "length": 64, "degradation": "tone", "channels": 16, "blocks": 2,
+         "heads": 1, "batch_size": 32,
+         "lr": 1e-2, "rungs": {r: {"norm": n, "ffn": f} for r, (n, f) in RUNGS.items()}},
+        make_task=synthetic_task, make_model=ladder_model, describe_task=describe_toy_task(synthetic_task),
+        pairs=tuple((f"{r}.linear", f"{r}.nonlinear") for r in RUNGS)),
+    "digits_ladder": Experiment(
+        "digits_ladder", "The mechanism ladder on 14x14 digits with a tone curve (faint noise, 8 bits): linear vs "
+        "nonlinear values on the same five networks as span_ladder", "03_span_limitation_mnist", LADDER_ARMS,
+        "attention_only.linear", "test_psnr", 2000,
+        {"n_train": 6000, "n_test": 1000, "size": 14, "corruption": "tone", "channels": 16, "blocks": 2, "heads": 1,
+         "batch_size": 32,
+         "lr": 1e-2, "rungs": {r: {"norm": n, "ffn": f} for r, (n, f) in RUNGS.items()}},
+        make_task=digits_task, make_model=ladder_model, describe_task=describe_toy_task(digits_task),
+        pairs=tuple((f"{r}.nonlinear", f"{r}.linear") for r in RUNGS)),
     "fig5": Experiment(
         "fig5", "Fig. 5 ablation: baseline (Restormer-style), + nonlinear value, + GST, both; tiny restorer "
         "(16 channels, 2 blocks) on the demo all-in-one set, paired initial weights",
