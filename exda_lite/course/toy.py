@@ -106,17 +106,21 @@ def evaluate_toy(model: nn.Module, degraded: torch.Tensor, clean: torch.Tensor,
 
 def train_toy(model: nn.Module, task: dict[str, torch.Tensor], steps: int = 800, batch_size: int = 64,
               lr: float = 3e-3, eval_every: int = 50, seed: int = 0, device="cpu",
-              progress: bool = True, desc: str = "", state_path=None, save_every: int = 500) -> list[dict]:
+              progress: bool = True, desc: str = "", state_path=None, save_every: int = 500,
+              ema: float = 0.0) -> list[dict]:
     """Train on ``task['train_degraded'] -> task['train_clean']`` with MSE and Adam + cosine decay.
 
     Evaluates on the test split every ``eval_every`` steps and at the end. With ``state_path``
     the full state (weights, Adam, batch RNG, history) is saved every ``save_every`` steps and a
     killed run continues from it exactly (the reference experiments rely on this).
+    With ``ema`` > 0 an exponential moving average of the weights (:func:`ema_model`) is what is
+    evaluated, and ``model`` ends with the averaged weights.
     Returns the history: a list of ``{"step", "train_loss", "test_mse", "test_psnr"}``.
     """
     generator = torch.Generator().manual_seed(seed)
     model.to(device).train()
     optimiser = torch.optim.Adam(model.parameters(), lr=lr)
+    averaged = ema_model(model, ema) if ema else None
     n = len(task["train_clean"])
     history, running, start = [], [], 1
     if state_path is not None and Path(state_path).is_file():
@@ -124,6 +128,8 @@ def train_toy(model: nn.Module, task: dict[str, torch.Tensor], steps: int = 800,
         model.load_state_dict(state["model"])
         optimiser.load_state_dict(state["optimiser"])
         generator.set_state(state["generator"])
+        if averaged is not None:
+            averaged.load_state_dict(state["ema"])
         history, running, start = state["history"], state["running"], state["step"] + 1
     for step in tqdm(range(start, steps + 1), desc=desc or "training", disable=not progress, leave=False,
                      initial=start - 1, total=steps):
@@ -135,17 +141,33 @@ def train_toy(model: nn.Module, task: dict[str, torch.Tensor], steps: int = 800,
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
         optimiser.step()
+        if averaged is not None:
+            averaged.update_parameters(model)
         running.append(loss.item())
         if step % eval_every == 0 or step == steps:
-            metrics = evaluate_toy(model, task["test_degraded"], task["test_clean"])
+            metrics = evaluate_toy(model if averaged is None else averaged.module, task["test_degraded"],
+                                   task["test_clean"])
             history.append({"step": step, "train_loss": sum(running) / len(running),
                             "test_mse": metrics["mse"], "test_psnr": metrics["psnr"]})
             running = []
         if state_path is not None and (step % save_every == 0 and step < steps):
             save_state(state_path, {"model": model.state_dict(), "optimiser": optimiser.state_dict(),
                                     "generator": generator.get_state(), "history": history,
-                                    "running": running, "step": step})
+                                    "running": running, "step": step,
+                                    "ema": None if averaged is None else averaged.state_dict()})
+    if averaged is not None:
+        model.load_state_dict(averaged.module.state_dict())
     return history
+
+
+def ema_model(model: nn.Module, decay: float) -> torch.optim.swa_utils.AveragedModel:
+    """An exponential moving average of ``model``'s weights: decay ``min(decay, (1 + t) / (10 + t))`` after
+    ``t`` updates, so that the first steps are not frozen into the average."""
+    def average(averaged: torch.Tensor, current: torch.Tensor, updates) -> torch.Tensor:
+        d = min(decay, (1 + int(updates)) / (10 + int(updates)))
+        return d * averaged + (1 - d) * current
+
+    return torch.optim.swa_utils.AveragedModel(model, avg_fn=average, use_buffers=True)
 
 
 def save_state(path, state: dict) -> None:

@@ -17,10 +17,12 @@ from torch import nn
 
 from ..course import toy
 from ..course.explore import TinyRestorer, demo_task
-from ..data import digits, synthetic
+from ..data import digits, flat_noise, synthetic
 from ..data.oracles import oracles
 from ..data.demo_data import DEMO_DEGRADATIONS
+from ..nn.attention import ExDAAttention
 from ..nn.block import TokenOptions, ValueOptions
+from ..nn.gst import GlobalSpatialTokens
 from ..utils import seed_everything
 
 
@@ -124,6 +126,53 @@ def stride_model(arm: str, seed: int, s: dict) -> nn.Module:
     return paired_restorer(seed, s, ValueOptions(), TokenOptions(stride=int(arm.removeprefix("stride_"))))
 
 
+class LocalOnlyAttention(ExDAAttention):
+    """The control with no global information: the attention map fixed to the identity, Y = W_o V'.
+
+    Same parameters as MDTA (q, k and the temperature are kept, unused), so it is a purely local network."""
+
+    def forward(self, x: torch.Tensor, return_attention: bool = False):
+        v = self.qkv_dwconv(self.qkv(x)).chunk(3, dim=1)[2]
+        out = self.project_out(v if self.value_path is None else self.value_path(v))
+        return (out, None) if return_attention else out
+
+
+class UniformTokens(GlobalSpatialTokens):
+    """The non-adaptive control of GST: every token map is the constant 1/(H*W) (plain average pooling).
+
+    The projection W_proj is kept (same parameter count) but unused."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, _, h, w = x.shape
+        return x.new_full((b, self.heads, self.tokens, h * w), 1.0 / (h * w))
+
+
+MECHANISM_ARMS = {"local_only": None, "mdta": None, "gst": TokenOptions(),
+                  "gst_rms": TokenOptions(token_value_scale="rms"),
+                  "uniform_rms": TokenOptions(token_value_scale="rms")}
+
+
+def mechanism_model(arm: str, seed: int, s: dict) -> nn.Module:
+    """The fig5 network with the nonlinear value in every arm; only the global mechanism differs.
+
+    Every arm loads the weights of the seed's ``mdta`` model (strict=False), so the arms share everything
+    but the GST projection (PREREGISTRATION.md)."""
+    base = paired_restorer(seed, s, ValueOptions(), None)
+    model = paired_restorer(seed, s, ValueOptions(), MECHANISM_ARMS[arm])
+    model.load_state_dict(base.state_dict(), strict=False)
+    for block in model.body:
+        if arm == "local_only":
+            block.attn.__class__ = LocalOnlyAttention  # same module and weights, identity attention map
+        if arm == "uniform_rms":
+            block.attn.gst.__class__ = UniformTokens
+    return model
+
+
+def flat_noise_task(settings: dict) -> dict:
+    return flat_noise.make_flat_noise_task(n_train=settings["n_train"], n_test=settings["n_test"],
+                                           size=settings["patch"])
+
+
 def restoration_task(settings: dict) -> dict:
     return demo_task(DEMO_DEGRADATIONS, patch_size=settings["patch"], samples_per_degradation=settings["samples"],
                      test_crop=64, seed=0)
@@ -208,6 +257,15 @@ EXPERIMENTS: dict[str, Experiment] = {
         tuple(TABLE7_ARMS), "residual_gelu", "test_psnr", 2000, RESTORER,
         expected=-1, make_task=restoration_task, make_model=table7_model,
         shared={"residual_gelu": ("fig5", "both")}),
+    "gst_mechanism": Experiment(
+        "gst_mechanism", "Pre-registered (reference/PREREGISTRATION.md): does GST help where every pixel's restoration "
+        "needs a statistic of a content-selected region? flat_noise task (sigma readable only in a flat rectangle); "
+        "local only, MDTA, + GST, + GST with RMS-scaled token rows, + a uniform (non-adaptive) token",
+        "05_global_spatial_tokens", tuple(MECHANISM_ARMS), "mdta", "test_psnr", 3000,
+        {"task": "flat_noise", "n_train": 16384, "n_test": 512, "patch": 32, "channels": 16, "blocks": 2, "heads": 1,
+         "value": "residual_gelu", "batch_size": 16, "lr": 2e-3, "ema": 0.999},
+        make_task=flat_noise_task, make_model=mechanism_model,
+        pairs=(("mdta", "local_only"), ("gst_rms", "mdta"), ("gst_rms", "uniform_rms"), ("gst", "mdta"))),
 }
 """Registered experiments; ``awareness`` (notebook 08) is an analysis of fig5's weights, see
 :mod:`exda_lite.reference.awareness`."""
@@ -223,7 +281,7 @@ def train_arm(experiment: Experiment, task: dict, arm: str, seed: int, device: s
     return toy.train_toy(model, task, steps=steps, batch_size=s["batch_size"], lr=s["lr"],
                          eval_every=max(1, steps // 40), seed=seed, device=device, progress=progress,
                          desc=f"{experiment.name} {arm} seed {seed}", state_path=state_path,
-                         save_every=max(1, steps // 10))
+                         save_every=max(1, steps // 10), ema=s.get("ema", 0.0))
 
 
 def final_metric(history: list[dict], metric: str) -> float:
