@@ -142,6 +142,7 @@ def run_train(args) -> int:
 
 def run_eval(args) -> int:
     from .training.evaluate import evaluate, format_table
+    from . import files
     from .course.notebook import write_results
     from .training.checkpoints import load_model
     from .utils import pick_device
@@ -159,9 +160,8 @@ def run_eval(args) -> int:
           + ("; PARTIAL (--max-images)" if result.partial else ""))
     print(format_table(result.table).to_string())
     if out_dir:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        result.per_image.to_csv(out_dir / f"eval_{args.setting}_per_image.csv", index=False)
-        result.table.to_csv(out_dir / f"eval_{args.setting}_table.csv")
+        files.write_text(out_dir / f"eval_{args.setting}_per_image.csv", result.per_image.to_csv(index=False))
+        files.write_text(out_dir / f"eval_{args.setting}_table.csv", result.table.to_csv())
         ours = result.table.loc["ours (this run)"]
         write_results(out_dir, f"eval_{args.setting}", {
             "setting": args.setting, "weights": str(args.weights), "protocol": result.protocol,

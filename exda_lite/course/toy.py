@@ -20,7 +20,6 @@ elsewhere; expect the gap to shrink (an exercise in notebook 02).
 from __future__ import annotations
 
 import math
-import os
 from pathlib import Path
 
 import torch
@@ -28,6 +27,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
+from .. import files
 from ..nn.block import ExDABlock, ValueOptions
 from ..training.metrics import psnr
 
@@ -134,8 +134,4 @@ def train_toy(model: nn.Module, task: dict[str, torch.Tensor], steps: int = 800,
 
 def save_state(path, state: dict) -> None:
     """``torch.save`` through a temporary file and a rename (a kill never leaves half a file)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
+    files.atomic_write(path, lambda f: torch.save(state, f))

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import torch
 
+from .. import files
 from .experiments import EXPERIMENTS, Experiment, final_metric, train_arm
 from .stats import paired_ci, verdict
 
@@ -66,10 +67,8 @@ def run_file(out: Path, name: str, arm: str, seed: int) -> Path:
 
 
 def write_json(path: Path, data: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=1) + "\n")
-    os.replace(tmp, path)
+    """Atomic, through a unique temporary file: two processes may write the same file at once."""
+    files.write_json(path, data, indent=1)
 
 
 def run_experiment(experiment: Experiment, seeds, device: str, out: Path, progress: bool = True) -> dict:
@@ -136,11 +135,9 @@ def train_one(experiment: Experiment, task: dict, arm: str, seed: int, device: s
 
 def save_weights(model, path: Path) -> dict:
     """The final weights as safetensors; returns the file name, its size and its sha256."""
-    from safetensors.torch import save_file
+    from safetensors.torch import save
 
-    tmp = path.with_name(path.name + ".tmp")
-    save_file({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}, str(tmp))
-    os.replace(tmp, path)
+    files.write_bytes(path, save({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}))
     return {"file": path.name, "bytes": path.stat().st_size,
             "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
 

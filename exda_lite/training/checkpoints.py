@@ -10,7 +10,6 @@ leaves the previous checkpoint intact.
 from __future__ import annotations
 
 import json
-import os
 import random
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
@@ -20,6 +19,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
+from .. import files
 from ..nn.configs import ExDAConfig
 from ..nn.model import ExDA
 from .config import RESUME_MUST_MATCH, TrainConfig
@@ -39,25 +39,15 @@ class CheckpointMismatchError(ValueError):
 def atomic_write(path: Path, write: Callable) -> None:
     """Call ``write(file)`` on a temporary file beside ``path``, fsync, then rename it over ``path``.
 
-    A crash or an error leaves either the old file or the new one, never half of one, and no temporary file.
+    A crash or an error leaves either the old file or the new one, never half of one, and no temporary file;
+    a full disk raises ``exda_lite.files.DiskFullError`` (one line). See :func:`exda_lite.files.atomic_write`.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        with open(tmp, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    files.atomic_write(path, write)
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` atomically."""
-    atomic_write(path, lambda f: f.write(data))
+    files.write_bytes(path, data)
 
 
 def atomic_torch_save(obj, path: Path) -> None:
