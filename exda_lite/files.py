@@ -43,13 +43,17 @@ class DiskFullError(OSError):
         self.path, self.needed, self.previous = Path(path), needed, previous
         super().__init__(code, os.strerror(code), str(path))
 
-    def __str__(self) -> str:
+    def what(self) -> str:
+        """``no space left on device while writing <path> (<size> needed, <size> free)``."""
         try:
             free = f", {size_text(shutil.disk_usage(self.path.parent).free)} free"
         except OSError:
             free = ""
+        return f"no space left on device while writing {self.path} ({size_text(self.needed)} needed{free})"
+
+    def __str__(self) -> str:
         kept = f"the previous {self.path} is intact" if self.previous else f"nothing was written to {self.path}"
-        return f"no space left on device while writing {self.path} ({size_text(self.needed)} needed{free}); {kept}"
+        return f"{self.what()}; {kept}"
 
 
 def full_disk_cause(error: BaseException | None) -> OSError | None:
@@ -64,6 +68,21 @@ def full_disk_cause(error: BaseException | None) -> OSError | None:
             return error
         error = error.__cause__ or error.__context__
     return None
+
+
+def full_disk_message(error: BaseException, kept: str | None = None, advice: str = "") -> str | None:
+    """One line for a full disk behind ``error`` (None when the disk is not the problem).
+
+    ``kept`` says what is intact (default: the file's previous version); ``advice`` what to do next.
+    """
+    full = error if isinstance(error, DiskFullError) else full_disk_cause(error)
+    if full is None:
+        return None
+    if isinstance(full, DiskFullError):
+        parts = [full.what() if kept else str(full)]
+    else:  # a plain write (an append to a log), not through atomic_write
+        parts = [f"no space left on device while writing {full.filename or 'a file'}"]
+    return "; ".join(parts + [p for p in (kept, advice) if p])
 
 
 def default_mode() -> int:

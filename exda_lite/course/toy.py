@@ -30,6 +30,7 @@ from tqdm.auto import tqdm
 from .. import files
 from ..nn.block import ExDABlock, ValueOptions
 from ..training.metrics import psnr
+from ..training.preemption import Preempted, stop_requested
 
 VALUE_KINDS = {"nonlinear": ValueOptions(form="residual", act="gelu"),
                "linear": ValueOptions(form="residual", act="identity"),
@@ -125,10 +126,13 @@ def train_toy(model: nn.Module, task: dict[str, torch.Tensor], steps: int = 800,
             history.append({"step": step, "train_loss": sum(running) / len(running),
                             "test_mse": metrics["mse"], "test_psnr": metrics["psnr"]})
             running = []
-        if state_path is not None and (step % save_every == 0 and step < steps):
+        stopped_by = stop_requested() if state_path is not None and step < steps else None  # SIGTERM/SIGINT
+        if state_path is not None and (step % save_every == 0 and step < steps or stopped_by):
             save_state(state_path, {"model": model.state_dict(), "optimiser": optimiser.state_dict(),
                                     "generator": generator.get_state(), "history": history,
                                     "running": running, "step": step})
+        if stopped_by:
+            raise Preempted(step, stopped_by, state_path, "rerun the same command to continue")
     return history
 
 

@@ -24,6 +24,7 @@ from pathlib import Path
 import torch
 
 from .. import files
+from ..training.preemption import EXIT_PREEMPTED, Preempted, stop_on_signals
 from .experiments import EXPERIMENTS, Experiment, final_metric, train_arm
 from .stats import paired_ci, verdict
 
@@ -88,7 +89,8 @@ def run_experiment(experiment: Experiment, seeds, device: str, out: Path, progre
                 if finished(path, owner_exp.budget(device)):
                     continue  # finished runs are never recomputed (unless the experiment's budget changed)
                 task = task if task is not None else experiment.make_task(experiment.settings)
-                train_one(owner_exp, task, owner_arm, seed, device, out, path, progress)
+                with stop_on_signals():  # SIGTERM/SIGINT: the run saves its state and raises Preempted
+                    train_one(owner_exp, task, owner_arm, seed, device, out, path, progress)
     return summarise(experiment, out, device)
 
 
@@ -247,6 +249,26 @@ def main(argv=None) -> int:
         for comparison in summary["comparisons"].values():
             print(comparison["text"])
     return 0
+
+
+def entry(argv=None) -> int:
+    """``python -m exda_lite.reference``: :func:`main`, with a stop by signal or a full disk as one line.
+
+    SIGTERM/SIGINT during a run: its state is saved at the current step, exit code ``EXIT_PREEMPTED``
+    (75); a full disk: exit code 2. Either way finished runs are kept; rerun the same command.
+    """
+    try:
+        return main(argv)
+    except Preempted as stop:
+        print(f"python -m exda_lite.reference: {stop}", file=sys.stderr)
+        return EXIT_PREEMPTED
+    except Exception as error:  # only a full disk becomes one line; anything else keeps its traceback
+        line = files.full_disk_message(error, "finished runs are kept, an unfinished one continues from its "
+                                       "last saved state", "free space and rerun the same command")
+        if line is None:
+            raise
+        print(f"python -m exda_lite.reference: error: {line}", file=sys.stderr)
+        return 2
 
 
 def default_out() -> Path:

@@ -1,0 +1,128 @@
+"""Graceful preemption: SIGTERM or SIGINT ends a long run at a step boundary, with its state saved.
+
+Schedulers stop jobs with SIGTERM and kill them after a grace period (SLURM: ``--signal=TERM@120``;
+Kubernetes: ``terminationGracePeriodSeconds``); Ctrl-C and a notebook's "interrupt kernel" send
+SIGINT. Inside :func:`stop_on_signals` the first such signal only sets a flag: the loop finishes
+its current optimizer step, saves its state exactly as a mid-epoch checkpoint does, and raises
+:class:`Preempted` (a ``KeyboardInterrupt``, so a notebook shows an interrupt and no ``except
+Exception`` swallows it). The command-line entry points turn it into one line and the exit code
+:data:`EXIT_PREEMPTED`. A second signal acts at once, as it would without us (Ctrl-C twice ends the
+run without saving), except a SIGTERM repeated within :data:`REPEAT_WINDOW` seconds: schedulers and
+torchrun's agent often deliver the same stop to every process, one after the other. The previous
+signal handlers are restored when the block ends.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import threading
+import time
+
+import torch
+import torch.distributed as dist
+
+EXIT_PREEMPTED = 75  # os.EX_TEMPFAIL: stopped cleanly with the state saved; run the same command to continue
+REPEAT_WINDOW = 2.0  # seconds in which a second SIGTERM counts as the same request
+SIGNALS = ("SIGTERM", "SIGINT")
+
+_active: list[StopRequest] = []  # the stop_on_signals blocks now open, innermost last
+
+
+class Preempted(KeyboardInterrupt):
+    """A run stopped by a signal after saving its state; ``str()`` is the one line to print."""
+
+    def __init__(self, step: int, signal_name: str, saved, resume: str = "resume with --resume auto"):
+        self.step, self.signal_name, self.saved = step, signal_name, saved
+        super().__init__(f"stopped at step {step} by {signal_name}; state saved to {saved}; {resume}")
+
+    def __str__(self) -> str:
+        return self.args[0]
+
+
+class StopRequest:
+    """The flag a signal handler sets; ``signal_name`` is None until a stop is asked for."""
+
+    def __init__(self):
+        self.signal_name: str | None = None
+        self.time = 0.0
+        self.previous: dict[int, object] = {}
+
+    def __bool__(self) -> bool:
+        return self.signal_name is not None
+
+    def handle(self, signum: int, frame) -> None:
+        name = signal.Signals(signum).name
+        if self.signal_name is None:
+            self.signal_name, self.time = name, time.monotonic()
+            return
+        if name == "SIGTERM" == self.signal_name and time.monotonic() - self.time < REPEAT_WINDOW:
+            return  # the same stop, delivered twice (scheduler + torchrun agent)
+        self.restore()  # a second signal: do what would have happened without us, now
+        previous = self.previous_handlers.get(signum, signal.SIG_DFL)
+        if callable(previous):
+            previous(signum, frame)  # Python's SIGINT handler raises KeyboardInterrupt
+        elif previous != signal.SIG_IGN:
+            os.kill(os.getpid(), signum)  # the default action: the process ends by this signal
+
+    def install(self) -> None:
+        self.previous_handlers = {}
+        for name in SIGNALS:
+            number = getattr(signal, name, None)
+            if number is None or signal.getsignal(number) in (signal.SIG_IGN, None):
+                continue  # ignored (e.g. SIGINT of a background job) or set outside Python: leave it alone
+            self.previous_handlers[number] = signal.signal(number, self.handle)
+        self.previous = dict(self.previous_handlers)
+
+    def restore(self) -> None:
+        for number, handler in self.previous.items():
+            signal.signal(number, handler)
+        self.previous = {}
+
+
+@contextlib.contextmanager
+def stop_on_signals():
+    """Within the block, SIGTERM/SIGINT set a :class:`StopRequest` instead of ending the process.
+
+    The code inside checks the request at safe points, saves, and raises :class:`Preempted`. If the
+    block ends normally with a stop still pending (it came during the last step), the signal is
+    delivered again after the block, to the restored handlers. Outside the main thread (where Python
+    cannot install handlers) the request simply never fires.
+    """
+    request = StopRequest()
+    main = threading.current_thread() is threading.main_thread()
+    if main:
+        request.install()
+    _active.append(request)
+    pending = None
+    try:
+        yield request
+        pending = request.signal_name  # the block finished its work while a stop was pending
+    finally:
+        _active.remove(request)
+        if main:
+            request.restore()
+    if pending:  # honour it now, as the previous handler would have (SIGINT: KeyboardInterrupt)
+        signal.raise_signal(getattr(signal, pending))
+
+
+def stop_requested() -> str | None:
+    """The name of the signal that asked the innermost open :func:`stop_on_signals` block to stop, or None."""
+    return next((r.signal_name for r in reversed(_active) if r), None)
+
+
+def agreed_stop(request: StopRequest | None, world_size: int = 1, device=None) -> str | None:
+    """Whether to stop after this step, the same answer on every rank.
+
+    One process: the flag itself. Under torchrun, one all-reduce (max) of the flag per step, so that
+    every rank stops after the same step even when the signal reached them at different moments.
+    Returns the signal's name ("SIGTERM" where another rank got it), or None to go on.
+    """
+    if world_size <= 1:
+        return request.signal_name if request else None
+    flag = torch.tensor([1.0 if request else 0.0], device=device)
+    dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+    if flag.item() == 0:
+        return None
+    return request.signal_name if request else "SIGTERM"
