@@ -236,7 +236,10 @@ def resume_or_initialise(run: Run) -> bool:
     config, ctx = run.config, run.ctx
     path = resume_path(config)
     if path is not None:
-        checkpoint = load_checkpoint(path)
+        try:
+            checkpoint = load_checkpoint(path)
+        except CheckpointMismatchError as error:  # unreadable: name what else is there to continue from
+            raise CheckpointMismatchError(f"{error}; {snapshot_hint(path)}") from None
         changes = check_resume_compatible(checkpoint, config, run.model, ctx.world_size, path)
         load_state_checked(run.model, checkpoint["model"], path)
         run.optimizer.load_state_dict(checkpoint["optimizer"])
@@ -260,6 +263,16 @@ def resume_or_initialise(run: Run) -> bool:
         load_state_checked(run.model, state, config.init_weights)
         run.say(f"initialised the weights from {config.init_weights} ({info.get('model_name')})")
     return False
+
+
+def snapshot_hint(broken: Path) -> str:
+    """What to do when ``broken`` (a last.pt) cannot be read: the newest intact weights file beside it, if any."""
+    intact = [p for p in Path(broken).parent.glob("*.safetensors") if weights_file_problem(p) is None]
+    snapshot = max(intact, key=lambda p: p.stat().st_mtime, default=None)
+    if snapshot is None:
+        return f"no earlier snapshot beside it; move {broken} away to start the run afresh"
+    return (f"the previous snapshot {snapshot} is intact: start a new run from it with --init-weights {snapshot} "
+            f"(the optimizer state is not in it), or move {broken} away to start afresh")
 
 
 def save_training_state(run: Run, epoch: int, step_in_epoch: int) -> None:
