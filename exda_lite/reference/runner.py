@@ -89,7 +89,7 @@ def run_experiment(experiment: Experiment, seeds, device: str, out: Path, progre
                 if finished(path, owner_exp.budget(device)):
                     continue  # finished runs are never recomputed (unless the experiment's budget changed)
                 task = task if task is not None else experiment.make_task(experiment.settings)
-                with stop_on_signals():  # SIGTERM/SIGINT: the run saves its state and raises Preempted
+                with stop_on_signals("rerun the same command to continue"):  # SIGTERM/SIGINT: save, raise Preempted
                     train_one(owner_exp, task, owner_arm, seed, device, out, path, progress)
     return summarise(experiment, out, device)
 

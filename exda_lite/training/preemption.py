@@ -7,9 +7,9 @@ its current optimizer step, saves its state exactly as a mid-epoch checkpoint do
 :class:`Preempted` (a ``KeyboardInterrupt``, so a notebook shows an interrupt and no ``except
 Exception`` swallows it). The command-line entry points turn it into one line and the exit code
 :data:`EXIT_PREEMPTED`. A second signal acts at once, as it would without us (Ctrl-C twice ends the
-run without saving), except a SIGTERM repeated within :data:`REPEAT_WINDOW` seconds: schedulers and
-torchrun's agent often deliver the same stop to every process, one after the other. The previous
-signal handlers are restored when the block ends.
+run without saving), except the same signal repeated within :data:`REPEAT_WINDOW` seconds: torchrun's
+agent forwards the SIGTERM (or the Ctrl-C) that its workers have already received, and schedulers may
+signal every process of a job. The previous signal handlers are restored when the block ends.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import torch
 import torch.distributed as dist
 
 EXIT_PREEMPTED = 75  # os.EX_TEMPFAIL: stopped cleanly with the state saved; run the same command to continue
-REPEAT_WINDOW = 2.0  # seconds in which a second SIGTERM counts as the same request
+REPEAT_WINDOW = 1.0  # seconds in which the same signal again counts as the same request
 SIGNALS = ("SIGTERM", "SIGINT")
 
 _active: list[StopRequest] = []  # the stop_on_signals blocks now open, innermost last
@@ -33,9 +33,12 @@ _active: list[StopRequest] = []  # the stop_on_signals blocks now open, innermos
 class Preempted(KeyboardInterrupt):
     """A run stopped by a signal after saving its state; ``str()`` is the one line to print."""
 
-    def __init__(self, step: int, signal_name: str, saved, resume: str = "resume with --resume auto"):
+    def __init__(self, step: int | None, signal_name: str, saved=None, resume: str = "resume with --resume auto"):
         self.step, self.signal_name, self.saved = step, signal_name, saved
-        super().__init__(f"stopped at step {step} by {signal_name}; state saved to {saved}; {resume}")
+        if step is None:  # between two pieces of work: nothing was in progress
+            super().__init__(f"stopped by {signal_name}; everything finished so far is saved; {resume}")
+        else:
+            super().__init__(f"stopped at step {step} by {signal_name}; state saved to {saved}; {resume}")
 
     def __str__(self) -> str:
         return self.args[0]
@@ -57,8 +60,8 @@ class StopRequest:
         if self.signal_name is None:
             self.signal_name, self.time = name, time.monotonic()
             return
-        if name == "SIGTERM" == self.signal_name and time.monotonic() - self.time < REPEAT_WINDOW:
-            return  # the same stop, delivered twice (scheduler + torchrun agent)
+        if name == self.signal_name and time.monotonic() - self.time < REPEAT_WINDOW:
+            return  # the same stop, delivered twice (the terminal or scheduler, then torchrun's agent)
         self.restore()  # a second signal: do what would have happened without us, now
         previous = self.previous_handlers.get(signum, signal.SIG_DFL)
         if callable(previous):
@@ -82,13 +85,14 @@ class StopRequest:
 
 
 @contextlib.contextmanager
-def stop_on_signals():
+def stop_on_signals(resume: str | None = None):
     """Within the block, SIGTERM/SIGINT set a :class:`StopRequest` instead of ending the process.
 
     The code inside checks the request at safe points, saves, and raises :class:`Preempted`. If the
-    block ends normally with a stop still pending (it came during the last step), the signal is
-    delivered again after the block, to the restored handlers. Outside the main thread (where Python
-    cannot install handlers) the request simply never fires.
+    block ends normally with a stop still pending (it came after the last safe point), its work is done
+    and saved: with ``resume`` (what to do next) it raises ``Preempted`` then, so that a caller with more
+    work to do stops; without, the stop is moot and dropped. Outside the main thread (where Python cannot
+    install handlers) the request simply never fires.
     """
     request = StopRequest()
     main = threading.current_thread() is threading.main_thread()
@@ -103,8 +107,8 @@ def stop_on_signals():
         _active.remove(request)
         if main:
             request.restore()
-    if pending:  # honour it now, as the previous handler would have (SIGINT: KeyboardInterrupt)
-        signal.raise_signal(getattr(signal, pending))
+    if pending and resume is not None:
+        raise Preempted(None, pending, resume=resume)
 
 
 def stop_requested() -> str | None:
