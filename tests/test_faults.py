@@ -3,16 +3,20 @@
 * a kill during each writer                  test_a_writer_that_dies_mid_write_keeps_the_old_file
 * a full disk for each writer                test_a_full_disk_is_one_line_for_each_writer,
                                              test_train_on_a_full_disk_is_one_line_and_keeps_the_checkpoint,
-                                             test_train_on_a_real_full_tmpfs, test_restore_on_a_full_disk_is_one_line,
+                                             test_train_on_a_real_full_tmpfs (root on Linux, else skipped),
+                                             test_restore_on_a_full_disk_is_one_line,
                                              test_reference_run_on_a_full_disk_is_one_line,
-                                             test_data_script_download_on_a_full_disk_is_one_line_and_resumes
+                                             test_data_script_download_on_a_full_disk_is_one_line_and_resumes,
+                                             test_data_script_manifest_on_a_full_disk_is_one_line
 * two processes on one experiment            test_two_processes_write_one_json_without_errors,
                                              test_two_reference_processes_on_one_experiment
 * SIGTERM / SIGINT during training           test_sigterm_mid_epoch_then_resume_equals_uninterrupted,
                                              test_sigint_in_process_saves_and_raises_keyboard_interrupt,
                                              test_external_sigterm_stops_at_a_saved_step,
-                                             test_a_second_signal_stops_at_once
-* SIGTERM / SIGINT during a reference run    test_reference_run_stops_on_a_signal_and_continues_exactly
+                                             test_a_second_signal_stops_at_once,
+                                             test_a_repeated_signal_is_one_request_and_a_pending_one_stops_after_the_block,
+                                             test_under_torchrun_every_rank_stops_after_the_same_step
+* SIGTERM / SIGINT during a reference run    test_reference_run_stops_on_a_signal_and_continues_exactly[SIGTERM|SIGINT]
 * a corrupt last.pt                          test_corrupt_last_pt_is_one_line_naming_the_previous_snapshot
 """
 
