@@ -50,7 +50,8 @@ class StopRequest:
     def __init__(self):
         self.signal_name: str | None = None
         self.time = 0.0
-        self.previous: dict[int, object] = {}
+        self.previous_handlers: dict[int, object] = {}  # what install() replaced (kept for a second signal)
+        self.previous: dict[int, object] = {}  # what restore() still has to put back
 
     def __bool__(self) -> bool:
         return self.signal_name is not None
@@ -70,7 +71,6 @@ class StopRequest:
             os.kill(os.getpid(), signum)  # the default action: the process ends by this signal
 
     def install(self) -> None:
-        self.previous_handlers = {}
         for name in SIGNALS:
             number = getattr(signal, name, None)
             if number is None or signal.getsignal(number) in (signal.SIG_IGN, None):
