@@ -16,7 +16,7 @@ given on the command line override it. ``python -m exda_lite ...`` works the sam
 printed as one line (exit code 2); set ``EXDA_DEBUG=1`` for the full traceback. A full disk is one
 line too (exit code 2), naming the file and what is intact. SIGTERM or SIGINT (Ctrl-C) stops ``train``
 after the current step with ``last.pt`` saved at that step: one line, exit code 75
-(``EXIT_PREEMPTED``); rerun with ``--resume auto``. A second Ctrl-C stops at once.
+(``EXIT_PREEMPTED``); rerun with ``--resume auto``. A second Ctrl-C (a second or more later) stops at once.
 """
 
 from __future__ import annotations
