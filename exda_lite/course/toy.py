@@ -20,7 +20,6 @@ elsewhere; expect the gap to shrink (an exercise in notebook 02).
 from __future__ import annotations
 
 import math
-import os
 from pathlib import Path
 
 import torch
@@ -28,8 +27,10 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
+from .. import files
 from ..nn.block import ExDABlock, ValueOptions
 from ..training.metrics import psnr
+from ..training.preemption import Preempted, stop_requested
 
 VALUE_KINDS = {"nonlinear": ValueOptions(form="residual", act="gelu"),
                "linear": ValueOptions(form="residual", act="identity"),
@@ -150,11 +151,14 @@ def train_toy(model: nn.Module, task: dict[str, torch.Tensor], steps: int = 800,
             history.append({"step": step, "train_loss": sum(running) / len(running),
                             "test_mse": metrics["mse"], "test_psnr": metrics["psnr"]})
             running = []
-        if state_path is not None and (step % save_every == 0 and step < steps):
+        stopped_by = stop_requested() if state_path is not None and step < steps else None  # SIGTERM/SIGINT
+        if state_path is not None and (step % save_every == 0 and step < steps or stopped_by):
             save_state(state_path, {"model": model.state_dict(), "optimiser": optimiser.state_dict(),
                                     "generator": generator.get_state(), "history": history,
                                     "running": running, "step": step,
                                     "ema": None if averaged is None else averaged.state_dict()})
+        if stopped_by:
+            raise Preempted(step, stopped_by, state_path, "rerun the same command to continue")
     if averaged is not None:
         model.load_state_dict(averaged.module.state_dict())
     return history
@@ -172,8 +176,4 @@ def ema_model(model: nn.Module, decay: float) -> torch.optim.swa_utils.AveragedM
 
 def save_state(path, state: dict) -> None:
     """``torch.save`` through a temporary file and a rename (a kill never leaves half a file)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
+    files.atomic_write(path, lambda f: torch.save(state, f))

@@ -25,6 +25,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .. import files
+from ..training.preemption import EXIT_PREEMPTED, Preempted, stop_on_signals
 from .experiments import EXPERIMENTS, Experiment, final_metric, train_arm
 from .stats import paired_ci, verdict
 
@@ -68,10 +70,8 @@ def run_file(out: Path, name: str, arm: str, seed: int) -> Path:
 
 
 def write_json(path: Path, data: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=1) + "\n")
-    os.replace(tmp, path)
+    """Atomic, through a unique temporary file: two processes may write the same file at once."""
+    files.write_json(path, data, indent=1)
 
 
 def run_experiment(experiment: Experiment, seeds, device: str, out: Path, progress: bool = True) -> dict:
@@ -91,7 +91,8 @@ def run_experiment(experiment: Experiment, seeds, device: str, out: Path, progre
                 if finished(path, owner_exp.budget(device), owner_exp.settings):
                     continue  # finished runs are never recomputed (unless the experiment's budget changed)
                 task = task if task is not None else experiment.make_task(experiment.settings)
-                train_one(owner_exp, task, owner_arm, seed, device, out, path, progress)
+                with stop_on_signals("rerun the same command to continue"):  # SIGTERM/SIGINT: save, raise Preempted
+                    train_one(owner_exp, task, owner_arm, seed, device, out, path, progress)
     return summarise(experiment, out, device)
 
 
@@ -148,11 +149,9 @@ def train_one(experiment: Experiment, task: dict, arm: str, seed: int, device: s
 
 def save_weights(model, path: Path) -> dict:
     """The final weights as safetensors; returns the file name, its size and its sha256."""
-    from safetensors.torch import save_file
+    from safetensors.torch import save
 
-    tmp = path.with_name(path.name + ".tmp")
-    save_file({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}, str(tmp))
-    os.replace(tmp, path)
+    files.write_bytes(path, save({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}))
     return {"file": path.name, "bytes": path.stat().st_size,
             "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
 
@@ -305,6 +304,26 @@ def main(argv=None) -> int:
         for comparison in summary["comparisons"].values():
             print(comparison["text"])
     return 0
+
+
+def entry(argv=None) -> int:
+    """``python -m exda_lite.reference``: :func:`main`, with a stop by signal or a full disk as one line.
+
+    SIGTERM/SIGINT during a run: its state is saved at the current step, exit code ``EXIT_PREEMPTED``
+    (75); a full disk: exit code 2. Either way finished runs are kept; rerun the same command.
+    """
+    try:
+        return main(argv)
+    except Preempted as stop:
+        print(f"python -m exda_lite.reference: {stop}", file=sys.stderr)
+        return EXIT_PREEMPTED
+    except Exception as error:  # only a full disk becomes one line; anything else keeps its traceback
+        line = files.full_disk_message(error, "finished runs are kept, an unfinished one continues from its "
+                                       "last saved state", "free space and rerun the same command")
+        if line is None:
+            raise
+        print(f"python -m exda_lite.reference: error: {line}", file=sys.stderr)
+        return 2
 
 
 def default_out() -> Path:

@@ -14,6 +14,7 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
+from .. import files
 from .display import arm_stats, load_reference, reference_dir
 
 VERDICTS = ("reproduces", "smaller", "larger", "opposite", "not distinguishable", "not testable on CPU",
@@ -174,7 +175,6 @@ def main(folder=None, out_dir=None, write: bool = True) -> list[Row]:
         print(f"{r.claim:{width}s} | {r.paper:28s} | {r.ours:60s} | {r.verdict}")
     if write:
         path = Path(folder or reference_dir()) / "SCOREBOARD.md"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(markdown(rows))
+        files.write_text(path, markdown(rows))
         print(f"wrote {path}")
     return rows
