@@ -444,7 +444,8 @@ from exda_lite.reference import experiments as E, runner
 E.EXPERIMENTS["tiny_faults"] = E.Experiment(
     name="tiny_faults", description="a tiny experiment for the fault tests", notebook="none",
     arms=("linear", "nonlinear"), control="nonlinear", metric="test_mse", steps=int(sys.argv[1]),
-    settings={"n_train": 256, "length": 16, "channels": 4, "blocks": 1, "batch_size": 16, "lr": 1e-2},
+    settings={"n_train": 256, "n_test": 64, "length": 16, "channels": 4, "blocks": 1, "heads": 1, "norm": False,
+              "ffn": False, "batch_size": 16, "lr": 1e-2},
     make_task=E.synthetic_task, make_model=E.toy_model)
 signal_at = int(sys.argv[2])
 if signal_at:  # send a real signal to this process at the start of that step of the first run
@@ -526,8 +527,9 @@ def test_reference_run_on_a_full_disk_is_one_line(tmp_path, monkeypatch, capsys)
 
     tiny = E.Experiment(name="tiny_faults", description="tiny", notebook="none", arms=("linear", "nonlinear"),
                         control="nonlinear", metric="test_mse", steps=10,
-                        settings={"n_train": 64, "length": 16, "channels": 4, "blocks": 1, "batch_size": 16,
-                                  "lr": 1e-2}, make_task=E.synthetic_task, make_model=E.toy_model)
+                        settings={"n_train": 64, "n_test": 32, "length": 16, "channels": 4, "blocks": 1, "heads": 1,
+                                  "norm": False, "ffn": False, "batch_size": 16, "lr": 1e-2},
+                        make_task=E.synthetic_task, make_model=E.toy_model)
     monkeypatch.setitem(E.EXPERIMENTS, "tiny_faults", tiny)
     disk_full_on(monkeypatch, "nonlinear-seed0.json")
     code = runner.entry(["run", "tiny_faults", "--seeds", "0", "--no-progress", "--out", str(tmp_path)])

@@ -55,3 +55,14 @@ def oracles(task: dict) -> dict[str, dict[str, float]]:
 def oracle_text(table: dict[str, dict[str, float]]) -> str:
     """One line: the three rows, MSE and PSNR."""
     return "; ".join(f"{name.replace('_', ' ')}: MSE {v['mse']:.5f}, {v['psnr']:.2f} dB" for name, v in table.items())
+
+
+def oracle_reading(table: dict[str, dict[str, float]], margin_db: float = 1.0) -> str:
+    """One sentence: does this task need a per-pixel nonlinearity (pointwise inverse > affine by ``margin_db``)?"""
+    gap = table["pointwise_inverse"]["psnr"] - table["affine"]["psnr"]
+    if gap >= margin_db:
+        return (f"The pointwise inverse beats the best per-image affine map by {gap:+.2f} dB: this task needs a "
+                "per-pixel nonlinearity, and a restorer that is affine per image cannot reach the pointwise oracle.")
+    return (f"The pointwise inverse and the best per-image affine map differ by {gap:+.2f} dB: this task does not "
+            "need a per-pixel nonlinearity, so a restorer that is affine per image can do about as well as undoing "
+            "the curve.")

@@ -216,3 +216,23 @@ def plot_ladder(reference: dict, live: dict | None = None):
     plt.tight_layout()
     plt.show()
     return fig
+
+
+def ladder_reading(reference: dict, threshold: float = 1.3) -> str:
+    """Plain words per rung, generated from the ladder's numbers: where the span limitation shows and where not."""
+    lines, n_conv = [], sum(r["converged"] for by_seed in reference["runs"].values() for r in by_seed.values())
+    n_runs = sum(len(by_seed) for by_seed in reference["runs"].values())
+    for rung, r in reference["rungs"].items():
+        label = LADDER_LABELS.get(rung, rung).replace("\n", " ")
+        clear = math.isfinite(r["low"]) and r["low"] > 0
+        if clear and r["ratio"] >= threshold:
+            words = f"linear values are {r['ratio']:.2f}x worse and the interval excludes zero: the limitation shows"
+        elif clear:
+            words = f"linear values are {r['ratio']:.2f}x worse, a small but clear gap"
+        elif math.isfinite(r["high"]) and r["high"] < 0:
+            words = f"linear values are better ({r['ratio']:.2f}x), the interval excludes zero"
+        else:
+            words = f"no clear difference ({r['ratio']:.2f}x; the interval contains zero)"
+        lines.append(f"- {label}: {words} (n = {r['n']}).")
+    lines.append(f"{n_conv} of {n_runs} runs met the convergence rule ({reference['convergence_rule']}).")
+    return "\n".join(lines)
