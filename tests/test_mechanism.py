@@ -181,3 +181,15 @@ def test_display_names_a_different_network(tmp_path, capsys):
     assert np.isfinite(shown["comparisons"]["linear_minus_nonlinear"]["detectable"])
     display.show("span_synthetic", folder=tmp_path, plot=False, settings={"norm": False, "ffn": False})
     assert "NOT THE SAME" not in capsys.readouterr().out
+
+
+def test_display_warns_when_the_reference_predates_settings(tmp_path, capsys):
+    e = experiments.EXPERIMENTS["span_synthetic"]
+    for seed in range(2):
+        for arm in e.arms:
+            fake_run(tmp_path, e.name, arm, seed, 0.003 + 0.001 * seed, e.settings)
+    summary = runner.summarise(e, tmp_path)
+    del summary["settings"]
+    (tmp_path / "span_synthetic.json").write_text(json.dumps(summary))
+    display.show("span_synthetic", folder=tmp_path, plot=False, settings={"norm": False})
+    assert "does not record its settings" in capsys.readouterr().out

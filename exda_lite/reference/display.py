@@ -84,6 +84,9 @@ def show(name: str, this_run: dict | None = None, enabled: bool = True, plot: bo
     print(f"{metric}, final value per arm ({kind_of(stats)}: {reference['command']}, commit {reference['commit'][:10]})")
     if "settings" in reference:
         print("reference settings: " + ", ".join(f"{k}={v}" for k, v in reference["settings"].items() if k != "rungs"))
+    elif settings:
+        print("This reference does not record its settings (it predates that): it may be another network than this "
+              "run's. Rerun it with `python -m exda_lite.reference run " + name + "` before comparing.")
     differences = setting_differences(reference, settings)
     if differences["network"]:
         print("NOT THE SAME EXPERIMENT: this run differs from the reference in " + "; ".join(differences["network"])
