@@ -63,6 +63,10 @@ def oracle_reading(table: dict[str, dict[str, float]], margin_db: float = 1.0) -
     if gap >= margin_db:
         return (f"The pointwise inverse beats the best per-image affine map by {gap:+.2f} dB: this task needs a "
                 "per-pixel nonlinearity, and a restorer that is affine per image cannot reach the pointwise oracle.")
+    if gap <= -margin_db:
+        return (f"The best per-image affine map beats undoing the curve by {-gap:.2f} dB: noise and blur dominate this "
+                "task, so it does not need a per-pixel nonlinearity; an affine-per-image restorer can do better than "
+                "the pointwise inverse.")
     return (f"The pointwise inverse and the best per-image affine map differ by {gap:+.2f} dB: this task does not "
             "need a per-pixel nonlinearity, so a restorer that is affine per image can do about as well as undoing "
             "the curve.")
