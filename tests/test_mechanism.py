@@ -193,3 +193,15 @@ def test_display_warns_when_the_reference_predates_settings(tmp_path, capsys):
     (tmp_path / "span_synthetic.json").write_text(json.dumps(summary))
     display.show("span_synthetic", folder=tmp_path, plot=False, settings={"norm": False})
     assert "does not record its settings" in capsys.readouterr().out
+
+
+def test_pilot_seeds_are_summarised_apart_and_never_pooled(tmp_path):
+    e = experiments.EXPERIMENTS["gst_mechanism"]
+    for seed in (0, 1, 100, 101):
+        for arm in e.arms:
+            fake_run(tmp_path, e.name, arm, seed, 30.0 + (0.5 if arm == "gst_rms" else 0) + 0.1 * seed, e.settings)
+    summary = runner.summarise(e, tmp_path)
+    assert summary["comparisons"]["gst_rms_minus_mdta"]["seeds"] == [0, 1]
+    assert summary["pilot"]["seeds"] == [100, 101]
+    assert summary["pilot"]["comparisons"]["gst_rms_minus_mdta"]["seeds"] == [100, 101]
+    assert "gst_mechanism" not in [n for n, x in experiments.EXPERIMENTS.items() if x.in_default_run]

@@ -46,6 +46,8 @@ class Experiment:
     keep_weights: bool = False  # store each run's final weights (safetensors + sha256) beside its JSON
     pairs: tuple[tuple[str, str], ...] = ()  # (arm, control) comparisons; () = every arm vs ``control``
     describe_task: Callable[[dict], dict] | None = None  # settings -> data source, counts, oracles (for the JSON)
+    pilot_seeds: tuple[int, ...] = ()  # seeds that size the experiment: summarised apart, never pooled
+    in_default_run: bool = True  # False: `run` without names skips it (it follows its own protocol)
 
     def comparisons(self) -> tuple[tuple[str, str], ...]:
         return self.pairs or tuple((arm, self.control) for arm in self.arms if arm != self.control)
@@ -265,7 +267,8 @@ EXPERIMENTS: dict[str, Experiment] = {
         {"task": "flat_noise", "n_train": 16384, "n_test": 512, "patch": 32, "channels": 16, "blocks": 2, "heads": 1,
          "value": "residual_gelu", "batch_size": 16, "lr": 2e-3, "ema": 0.999},
         make_task=flat_noise_task, make_model=mechanism_model,
-        pairs=(("mdta", "local_only"), ("gst_rms", "mdta"), ("gst_rms", "uniform_rms"), ("gst", "mdta"))),
+        pairs=(("mdta", "local_only"), ("gst_rms", "mdta"), ("gst_rms", "uniform_rms"), ("gst", "mdta")),
+        pilot_seeds=(100, 101, 102), in_default_run=False),
 }
 """Registered experiments; ``awareness`` (notebook 08) is an analysis of fig5's weights, see
 :mod:`exda_lite.reference.awareness`."""

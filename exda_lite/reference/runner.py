@@ -210,6 +210,9 @@ def ladder(experiment: Experiment, runs: dict, comparisons: dict) -> dict:
 def summarise(experiment: Experiment, out: Path, device: str = "cpu") -> dict:
     """Collect every finished run of ``experiment`` into ``<name>.json`` with paired CIs against the control."""
     runs, skipped = collect_runs(experiment, out)
+    pilot = {arm: {s: r for s, r in by_seed.items() if s in experiment.pilot_seeds} for arm, by_seed in runs.items()}
+    runs = {arm: {s: r for s, r in by_seed.items() if s not in experiment.pilot_seeds} for arm, by_seed in runs.items()}
+    runs = {arm: by_seed for arm, by_seed in runs.items() if by_seed}
     comparisons = compare(experiment, runs)
     seconds = sum(r["seconds"] for by_seed in runs.values() for r in by_seed.values())
     summary = {
@@ -232,6 +235,11 @@ def summarise(experiment: Experiment, out: Path, device: str = "cpu") -> dict:
         summary["data"] = experiment.describe_task(experiment.settings)
     if experiment.pairs and all("." in arm for arm in experiment.arms):
         summary["rungs"] = ladder(experiment, runs, comparisons)
+    if any(pilot.values()):  # reported, never pooled with the confirmatory seeds (PREREGISTRATION.md)
+        summary["pilot"] = {"seeds": sorted({s for by_seed in pilot.values() for s in by_seed}),
+                            "comparisons": compare(experiment, pilot),
+                            "finals": {arm: {str(s): r["final"] for s, r in sorted(by_seed.items())}
+                                       for arm, by_seed in pilot.items() if by_seed}}
     if skipped:
         summary["skipped_runs"] = {"why": "trained with other settings than the experiment's", "files": skipped}
     write_json(out / f"{experiment.name}.json", summary)
@@ -282,17 +290,20 @@ def main(argv=None) -> int:
         from .awareness import DESCRIPTION
 
         for name, e in EXPERIMENTS.items():
-            print(f"{name:16s} {e.description} [{', '.join(e.arms)}; {e.steps} steps on CPU]")
+            protocol = "" if e.in_default_run else (f"; not in the default run: pilot seeds "
+                                                    f"{' '.join(map(str, e.pilot_seeds))} first, see reference/PREREGISTRATION.md")
+            print(f"{name:16s} {e.description} [{', '.join(e.arms)}; {e.steps} steps on CPU{protocol}]")
         print(f"{ANALYSIS:16s} {DESCRIPTION} [no training of its own]")
         return 0
     names = list(EXPERIMENTS) + [ANALYSIS]
+    default = [n for n in EXPERIMENTS if EXPERIMENTS[n].in_default_run] + [ANALYSIS]
     unknown = [n for n in args.names if n not in names]
     if unknown:
         print(f"error: unknown experiment(s) {unknown}; choose from {names}", file=sys.stderr)
         return 2
     if args.threads:
         torch.set_num_threads(args.threads)
-    for name in args.names or names:
+    for name in args.names or default:
         if name == ANALYSIS:  # no training of its own: it reads the weights the fig5 runs keep
             from .awareness import SOURCE, analyse
 
