@@ -352,5 +352,5 @@ def results(study, ns: dict) -> dict:
                   "batch": study.p["BATCH_SIZE"]},
         "device": str(study.device), "torch_threads": torch.get_num_threads(), "smoke_mode": smoke_mode(),
         "parameters": study.p, "runtime_s": round(time.time() - study.started, 1),
-        "reference": ns.get("reference_shown", {"shown": False}),  # the converged reference figures shown
+        "reference": ns.get("reference_shown", {"shown": False}),  # the reference figures shown
     }

@@ -250,7 +250,7 @@ def parser():
     import argparse
 
     parser = argparse.ArgumentParser(prog="python -m exda_lite.reference",
-                                     description="Run or list the converged reference experiments.")
+                                     description="Run or list the reference experiments.")
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="train the missing runs of some experiments and summarise them")
     run.add_argument("names", nargs="*", help=f"experiments (default: all of {', '.join(EXPERIMENTS)}, {ANALYSIS})")

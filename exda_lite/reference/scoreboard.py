@@ -3,7 +3,7 @@
 ``python -m exda_lite.reference scoreboard [--out-dir OUTPUTS]`` (or ``make scoreboard``) prints one
 row per claim -- what the paper says, what we measured, the verdict, and the command that
 regenerates it -- and writes ``reference/SCOREBOARD.md``. Rows come from three places: cheap exact
-measurements made on the spot (linearity, model sizes), the committed converged reference runs,
+measurements made on the spot (linearity, model sizes), the committed reference runs,
 and, optionally, a folder of notebook results (their OUT_DIR JSON).
 """
 
