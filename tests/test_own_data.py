@@ -82,12 +82,13 @@ def test_a_bad_pair_fails_in_one_line_naming_the_file(pairs, tmp_path, problem):
 def test_train_and_eval_on_pairs_from_the_cli(pairs, tmp_path, capsys):
     noisy, clean, rainy, _ = pairs
     out = tmp_path / "run"
-    code = main(["train", "--setting", "pairs", "--pairs", f"a={noisy}:{clean}", f"b={rainy}:{clean}",
-                 "--model", "exda_nano", "--max-steps", "20", "--batch-size", "4", "--patch-size", "32",
-                 "--val-images", "1", "--out-dir", str(out), "--no-progress", "--no-tensorboard"])
+    tasks = [f"a={noisy}:{clean}:8", f"b={rainy}:{clean}:8"]  # repeats: 2 epochs of 12 steps, not 20 of 1
+    code = main(["train", "--setting", "pairs", "--pairs", *tasks, "--model", "exda_nano", "--max-steps", "20",
+                 "--batch-size", "4", "--patch-size", "32", "--val-images", "1", "--out-dir", str(out),
+                 "--no-progress", "--no-tensorboard"])
     assert code == 0 and (out / "model.safetensors").is_file()
-    assert json.loads((out / "config.json").read_text())["pairs"] == [f"a={noisy}:{clean}", f"b={rainy}:{clean}"]
-    capsys.readouterr()
+    assert json.loads((out / "config.json").read_text())["pairs"] == tasks
+    assert "held-out PSNR" in capsys.readouterr().out
     code = main(["eval", "--weights", str(out / "model.safetensors"), "--setting", "pairs",
                  "--pairs", f"a={noisy}:{clean}", f"b={rainy}:{clean}", "--no-save-images", "--out-dir", str(out)])
     printed = capsys.readouterr().out
@@ -222,8 +223,6 @@ def test_convert_round_trips_to_zero_difference_and_restore_runs(restormer, tmp_
     code = main(["restore", str(photo), "--weights", str(out), "--model", "restormer", "--output",
                  str(tmp_path / "restored.png")])
     assert code == 0 and (tmp_path / "restored.png").is_file()
-    assert main(["restore", str(photo), "--weights", str(out), "--model", "exda_nano", "--output",
-                 str(tmp_path / "no.png")]) == 2
 
 
 def test_convert_reads_the_denoising_variants_and_refuses_dual_pixel(tmp_path, capsys):
@@ -253,6 +252,8 @@ def test_mixture_is_deterministic_and_ordered():
 
 def test_eval_demo_with_a_mixture_column(tmp_path, capsys):
     weights = save_weights(build_model("exda_nano"), tmp_path / "w.safetensors", "exda_nano")
+    assert main(["eval", "--weights", str(weights), "--setting", "demo", "--model", "restormer"]) == 2
+    assert "holds a 'exda_nano' model, not 'restormer'" in capsys.readouterr().err
     code = main(["eval", "--weights", str(weights), "--setting", "demo", "--mix", "noise+rain", "--demo-crop", "32",
                  "--no-save-images", "--out-dir", str(tmp_path)])
     printed = capsys.readouterr().out

@@ -217,3 +217,28 @@ class FolderPairs(PairedImageDataset):
     def names(self) -> list[str]:
         """``task/stem`` of every item (the image names of ``exda-lite eval``)."""
         return [f"{s.degraded.stem}/{s.task}" for s in self.samples]
+
+
+def write_demo_pairs(root, degradations=("noise", "rain"), size: int = 128) -> Path:
+    """Folder pairs to try the ``pairs`` setting offline: ``root/{train,test}/{clean,<degradation>}/<photo>.png``.
+
+    The demo photos (10 train, 3 test; ``demo_data``), centre-cropped to ``size``, degraded by
+    ``degradations`` with a fixed seed per photo. Returns ``root``.
+    """
+    import numpy as np
+
+    from .degradations import degrade
+    from .demo_data import TEST_PHOTOS, TRAIN_PHOTOS, demo_photo
+
+    root = Path(root)
+    for split, photos in (("train", TRAIN_PHOTOS), ("test", TEST_PHOTOS)):
+        for k, name in enumerate(photos):
+            photo = demo_photo(name)
+            top, left = (photo.shape[0] - size) // 2, (photo.shape[1] - size) // 2
+            clean = photo[max(top, 0):max(top, 0) + size, max(left, 0):max(left, 0) + size]
+            images = {"clean": clean} | {d: degrade(clean, d, rng=k) for d in degradations}
+            for folder, pixels in images.items():
+                path = root / split / folder / f"{name}.png"
+                path.parent.mkdir(parents=True, exist_ok=True)
+                Image.fromarray(np.round(np.clip(pixels, 0, 1) * 255).astype(np.uint8)).save(path)
+    return root

@@ -199,15 +199,16 @@ def benchmark_indices(bench: Benchmark, dataset) -> list[int]:
     return [i for i in range(len(dataset)) if i % per_label == bench.label]
 
 
-def example_items(setting: str, data_root=None, demo_crop: int = 0,
-                  photo: int | None = None) -> list[tuple[str, str, torch.Tensor, torch.Tensor]]:
+def example_items(setting: str, data_root=None, demo_crop: int = 0, photo: int | None = None,
+                  pairs=()) -> list[tuple[str, str, torch.Tensor, torch.Tensor]]:
     """One test pair per benchmark, ``(column, image name, degraded, clean)``, for before/after figures.
 
     The demo settings cycle through the held-out photos, so every photo appears, or use photo number
-    ``photo`` for every degradation. The other settings show each benchmark's first image.
+    ``photo`` for every degradation. The other settings show each benchmark's first image (``pairs``:
+    the tasks of setting "pairs").
     """
     items = []
-    for k, bench in enumerate(benchmarks(setting, demo_crop)):
+    for k, bench in enumerate(benchmarks(setting, demo_crop, pairs)):
         dataset = bench.make(data_root)
         indices = benchmark_indices(bench, dataset)
         if bench.label is None:
