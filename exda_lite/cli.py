@@ -201,6 +201,9 @@ def run_eval(args) -> int:
     from .course.notebook import write_results
     from .training.evaluate import evaluate, format_table
 
+    if bool(args.pairs) != (args.setting == "pairs"):
+        raise ValueError("--setting pairs needs --pairs NAME=DEGRADED_DIR:CLEAN_DIR ... (or a spec file), "
+                         "and --pairs needs --setting pairs")
     model, info = load_for_inference(args, args.weights)
     out_dir = Path(args.out_dir) if args.out_dir else None
     result = evaluate(model, args.setting, data_root=args.data_root, protocol=args.protocol, tile=args.tile or None,

@@ -12,8 +12,8 @@ from PIL import Image
 
 from exda_lite import build_model, evaluate_pair
 from exda_lite.cli import main
-from exda_lite.data.demo_data import TRAIN_PHOTOS, demo_photo
 from exda_lite.data.degradations import degrade
+from exda_lite.data.demo_data import TRAIN_PHOTOS, demo_photo
 from exda_lite.data.layout import DataLayoutError
 from exda_lite.data.mixtures import MixedDegradations, mix_degrade, parse_mix
 from exda_lite.data.pairs import FolderPairs, check_pairs, parse_pairs
@@ -26,6 +26,11 @@ from exda_lite.weights import demo_weights_path
 def write_png(path, pixels):
     path.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(np.round(np.clip(pixels, 0, 1) * 255).astype(np.uint8)).save(path)
+
+
+def read_csv(path) -> list[dict]:
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
 
 
 def make_pairs(root, degradation="noise", photos=TRAIN_PHOTOS[:4], size=(48, 56)):
@@ -139,7 +144,7 @@ def test_restore_reference_equals_evaluate_pair(pairs, tmp_path, capsys):
                  "--no-channels-last"])
     printed = capsys.readouterr().out
     assert code == 0 and "mean over 4 image(s): PSNR" in printed
-    rows = list(csv.DictReader(open(out / "metrics.csv")))
+    rows = read_csv(out / "metrics.csv")
     assert [r["image"] for r in rows][-1] == "mean" and len(rows) == 5
     model, _ = load_model(demo_weights_path())
     for row in rows[:-1]:
@@ -159,7 +164,7 @@ def test_restore_reference_protocol_flags_and_missing_reference(pairs, tmp_path,
                  "--protocol", "y", "--border", "4", "--csv", str(tmp_path / "m.csv"), "--tile", "0",
                  "--no-channels-last"])
     assert code == 0
-    row = next(csv.DictReader(open(tmp_path / "m.csv")))
+    row = read_csv(tmp_path / "m.csv")[0]
     model, _ = load_model(demo_weights_path())
     restored, _ = restore_pixels(model, read_image(one).pixels, tile=None)
     expected = evaluate_pair(restored, read_image(clean / "coffee.png").pixels, y_channel=True, border=4)
@@ -258,7 +263,7 @@ def test_eval_demo_with_a_mixture_column(tmp_path, capsys):
                  "--no-save-images", "--out-dir", str(tmp_path)])
     printed = capsys.readouterr().out
     assert code == 0 and "mix rain+noise" in printed
-    rows = list(csv.DictReader(open(tmp_path / "eval_demo_per_image.csv")))
+    rows = read_csv(tmp_path / "eval_demo_per_image.csv")
     assert [r["image"] for r in rows if r["benchmark"] == "mix rain+noise"] == ["chelsea", "rocket", "camera"]
     summary = json.loads((tmp_path / "eval_demo.json").read_text())
     regular = [v for k, v in summary["psnr"].items() if k not in ("Average", "mix rain+noise")]

@@ -213,11 +213,6 @@ class FolderPairs(PairedImageDataset):
                          patch_size=patch_size if train else None, seed=seed, channels=channels)
         self.pair_tasks = tasks
 
-    @property
-    def names(self) -> list[str]:
-        """``task/stem`` of every item (the image names of ``exda-lite eval``)."""
-        return [f"{s.degraded.stem}/{s.task}" for s in self.samples]
-
 
 def write_demo_pairs(root, degradations=("noise", "rain"), size: int = 128) -> Path:
     """Folder pairs to try the ``pairs`` setting offline: ``root/{train,test}/{clean,<degradation>}/<photo>.png``.
