@@ -33,6 +33,7 @@ the standard library, tqdm and gdown.
 from __future__ import annotations
 
 import argparse
+import errno
 import hashlib
 import http.client
 import json
@@ -42,6 +43,7 @@ import shutil
 import stat
 import sys
 import tarfile
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -189,10 +191,37 @@ def record(downloads: Path, file: Path, origin: str, expected: dict | None = Non
     manifest_path = downloads / "manifest.json"
     manifest = load_manifest(manifest_path)
     manifest["files"][file.relative_to(downloads).as_posix()] = entry
-    tmp = manifest_path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(manifest, indent=2, sort_keys=True))
-    os.replace(tmp, manifest_path)
+    write_atomic(manifest_path, json.dumps(manifest, indent=2, sort_keys=True).encode())
     return entry
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` through a uniquely named temporary file beside ``path``, fsync, rename; on any error
+    the temporary file is removed and ``path`` is untouched (exda_lite.files does the same; this file
+    does not import exda_lite)."""
+    handle = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed below, kept by name for the rename
+        dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False)
+    try:
+        with handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(handle.name, 0o644)
+        os.replace(handle.name, path)
+    except BaseException as err:
+        Path(handle.name).unlink(missing_ok=True)
+        if isinstance(err, OSError) and full_disk(err) and not err.filename:
+            raise OSError(err.errno, err.strerror, str(path)) from err  # name the file in the one-line error
+        raise
+
+
+def full_disk(err: BaseException) -> OSError | None:
+    """The "no space left on device" (or quota) OSError behind ``err``, or None."""
+    while err is not None:
+        if isinstance(err, OSError) and err.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
+            return err
+        err = err.__cause__ or err.__context__
+    return None
 
 
 def verify_downloads(downloads: Path) -> list[tuple[str, str]]:
@@ -250,6 +279,12 @@ def http_download(url: str, dest: Path, expected: dict | None = None, quiet: boo
                         out.write(block)
                         bar.update(len(block))
                 except (http.client.IncompleteRead, OSError) as err:
+                    if full_disk(err):
+                        have = part.stat().st_size
+                        raise DownloadError(
+                            f"no space left on device while writing {part} ({human(total - have) if total else 'the rest'}"
+                            f" more needed); the {human(have)} downloaded so far are kept in it: free space and run "
+                            "the same command again to resume") from err
                     raise DownloadError(f"{dest.name}: transfer interrupted after {part.stat().st_size} bytes "
                                         f"({err.__class__.__name__}); run the same command again to resume") from err
     size = part.stat().st_size
@@ -855,4 +890,11 @@ def main(setting: Setting, argv=None) -> int:
         return do_verify(setting, root, args.downloads)
     except DataToolError as err:
         print(f"error: {err}", file=sys.stderr)
+        return 1
+    except OSError as err:
+        if not full_disk(err):
+            raise
+        print(f"error: no space left on device while writing {err.filename or 'under ' + str(root)}; files already "
+              "complete are kept (downloads resume from their .part file): free space and run the same command "
+              "again", file=sys.stderr)
         return 1

@@ -15,6 +15,7 @@ The folders follow the system:
                           toy models, the span measurement, the analyses of notebooks 08-09
 * ``exda_lite.cli``       the ``exda-lite`` command: train, eval, restore
 * ``exda_lite.utils``     seeding, device, parameter / FLOP counts, timing
+* ``exda_lite.files``     the one atomic file writer; a full disk as one line
 
 The most used names are importable from the top: ``import exda_lite as E; E.build_model("exda_t")``.
 """

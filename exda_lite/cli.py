@@ -20,7 +20,10 @@
 Every field of ``exda_lite.training.TrainConfig`` is a ``train`` flag (``batch_size`` -> ``--batch-size``);
 ``--config run.json`` reads them from a JSON file (e.g. a previous run's ``config.json``), and flags
 given on the command line override it. ``python -m exda_lite ...`` works the same. Errors are
-printed as one line (exit code 2); set ``EXDA_DEBUG=1`` for the full traceback.
+printed as one line (exit code 2); set ``EXDA_DEBUG=1`` for the full traceback. A full disk is one
+line too (exit code 2), naming the file and what is intact. SIGTERM or SIGINT (Ctrl-C) stops ``train``
+after the current step with ``last.pt`` saved at that step: one line, exit code 75
+(``EXIT_PREEMPTED``); rerun with ``--resume auto``. A second Ctrl-C (a second or more later) stops at once.
 """
 
 from __future__ import annotations
@@ -198,6 +201,7 @@ def run_train(args) -> int:
 
 
 def run_eval(args) -> int:
+    from . import files
     from .course.notebook import write_results
     from .training.evaluate import evaluate, format_table
 
@@ -214,9 +218,8 @@ def run_eval(args) -> int:
           + ("; PARTIAL (--max-images)" if result.partial else ""))
     print(format_table(result.table).to_string())
     if out_dir:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        result.per_image.to_csv(out_dir / f"eval_{args.setting}_per_image.csv", index=False)
-        result.table.to_csv(out_dir / f"eval_{args.setting}_table.csv")
+        files.write_text(out_dir / f"eval_{args.setting}_per_image.csv", result.per_image.to_csv(index=False))
+        files.write_text(out_dir / f"eval_{args.setting}_table.csv", result.table.to_csv())
         ours = result.table.loc["ours (this run)"]
         write_results(out_dir, f"eval_{args.setting}", {
             "setting": args.setting, "weights": str(args.weights), "protocol": result.protocol,
@@ -241,8 +244,8 @@ def run_restore(args) -> int:
     if args.reference:  # every input matched (and sized) before the model is even loaded
         from .training.scoring import scorer_for
 
-        files = collect_inputs(args.inputs)
-        scorer = scorer_for(files, args.reference, args.protocol, args.setting, args.border)
+        inputs = collect_inputs(args.inputs)
+        scorer = scorer_for(inputs, args.reference, args.protocol, args.setting, args.border)
     model, _ = load_for_inference(args, weights)
     report = restore_files(model, args.inputs, args.output, tile=args.tile or None, overlap=args.overlap,
                            precision=args.precision, measure=scorer)
@@ -288,12 +291,27 @@ def run_export(args) -> int:
     return EXIT_OK
 
 
+def full_disk_line(args, error: BaseException) -> str | None:
+    """One line for a full disk during ``args.command`` (None if the disk is not the problem)."""
+    from .files import full_disk_message
+
+    if args.command == "train":
+        last = Path(train_config_from_args(args).out_dir) / "last.pt"
+        kept = f"the previous checkpoint {last} is intact" if last.is_file() else "no checkpoint was written yet"
+        return full_disk_message(error, kept, "free space and rerun with --resume auto")
+    if args.command == "restore":
+        return full_disk_message(error, "the images restored before it are complete",
+                                 "free space and rerun (or restore the remaining files)")
+    return full_disk_message(error, None, "free space and rerun")
+
+
 def main(argv=None) -> int:
     """Entry point of the ``exda-lite`` console script; returns the exit code."""
     from .data.layout import DataLayoutError
     from .training.checkpoints import CheckpointMismatchError
     from .training.export import ExportError
     from .training.loop import NonFiniteLossError
+    from .training.preemption import EXIT_PREEMPTED, Preempted
     from .training.restore import ImageReadError
 
     args = build_parser().parse_args(argv)
@@ -301,11 +319,21 @@ def main(argv=None) -> int:
                 "export": run_export}
     try:
         return handlers[args.command](args)
+    except Preempted as stop:  # SIGTERM/SIGINT: the state is saved (rank 0 wrote it)
+        if int(os.environ.get("RANK", "0")) == 0:
+            print(f"exda-lite {args.command}: {stop}", file=sys.stderr)
+        return EXIT_PREEMPTED
     except (DataLayoutError, CheckpointMismatchError, NonFiniteLossError, ImageReadError, FileNotFoundError,
             ValueError, TypeError, ImportError, ExportError) as error:
         if os.environ.get("EXDA_DEBUG"):
             raise
         print(f"exda-lite {args.command}: error: {error}", file=sys.stderr)
+        return EXIT_ERROR
+    except Exception as error:  # only a full disk is turned into one line; the rest re-raises
+        line = full_disk_line(args, error)
+        if line is None or os.environ.get("EXDA_DEBUG"):
+            raise
+        print(f"exda-lite {args.command}: error: {line}", file=sys.stderr)
         return EXIT_ERROR
 
 

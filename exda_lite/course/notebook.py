@@ -20,11 +20,11 @@ import json
 import os
 import platform
 import sys
-import tempfile
 from pathlib import Path
 
 import torch
 
+from .. import files
 from ..data.paths import DATA_ENV, default_data_dir  # noqa: F401 - re-exported for the notebooks
 
 SMOKE_ENV = "EXDA_SMOKE"
@@ -165,14 +165,8 @@ def describe_rule(rule) -> str:
 
 def write_results(out_dir, stem: str, results: dict) -> Path:
     """Write ``results`` to ``out_dir/<stem>.json`` atomically (temp file + rename)."""
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / f"{stem}.json"
-    payload = json.dumps(results, indent=2, sort_keys=True, default=float)
-    with tempfile.NamedTemporaryFile("w", dir=out_dir, suffix=".tmp", delete=False) as tmp:
-        tmp.write(payload)
-    os.replace(tmp.name, path)
-    return path
+    path = Path(out_dir) / f"{stem}.json"
+    return files.write_text(path, json.dumps(results, indent=2, sort_keys=True, default=float))
 
 
 def environment_report() -> dict:

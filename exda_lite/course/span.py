@@ -153,3 +153,21 @@ def attention_span_residual(attention: nn.Module, x: torch.Tensor) -> torch.Tens
     basis = v_linear.reshape(b, heads, c // heads, h * w)
     rows = captured["out"].reshape(b, heads, c // heads, h * w)
     return span_residual(rows, basis)
+
+
+def per_pixel_affine_residual(layer: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) -> float:
+    """Is ``layer`` one affine map shared by every pixel of this image? The relative residual of the best fit.
+
+    ``x`` is one feature map (1, C, H, W). Fit ``out_p = M x_p + b`` by least squares over all H*W pixels
+    (the same C x C matrix M and bias b at every pixel) and return ``||out - fit|| / ||out||``. A per-image
+    affine layer (GroupNorm(1, C), or MDTA's ``A @ V`` with linear values followed by a 1x1 conv) scores ~0:
+    one image sees one affine map. A per-pixel nonlinearity (LayerNorm: each pixel divided by its own std,
+    or a GELU) scores clearly above 0.
+    """
+    with torch.no_grad():
+        out = layer(x)
+    inputs = x[0].flatten(1).T.double()  # (H*W, C)
+    targets = out[0].flatten(1).T.double()  # (H*W, C_out)
+    design = torch.cat([inputs, torch.ones(len(inputs), 1, dtype=inputs.dtype)], dim=1)
+    fit = design @ torch.linalg.lstsq(design, targets).solution
+    return float((targets - fit).norm() / targets.norm())

@@ -20,7 +20,6 @@ elsewhere; expect the gap to shrink (an exercise in notebook 02).
 from __future__ import annotations
 
 import math
-import os
 from pathlib import Path
 
 import torch
@@ -28,35 +27,53 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
+from .. import files
 from ..nn.block import ExDABlock, ValueOptions
 from ..training.metrics import psnr
+from ..training.preemption import Preempted, stop_requested
 
 VALUE_KINDS = {"nonlinear": ValueOptions(form="residual", act="gelu"),
                "linear": ValueOptions(form="residual", act="identity"),
                "post": ValueOptions(form="residual", act="gelu", position="post")}
 
 
+NORMS = ("layernorm", "groupnorm", "none")
+"""The normalisation before each sublayer: Restormer's per-pixel LayerNorm over channels, a per-image
+GroupNorm(1, C) (the control: it normalises, but by one mean and std per image, so it stays affine per
+pixel), or none."""
+
+
+def norm_layer(kind: str, channels: int) -> nn.Module:
+    """The pre-norm of a toy block: ``"groupnorm"`` -> GroupNorm(1, C), ``"none"`` -> Identity."""
+    return nn.GroupNorm(1, channels) if kind == "groupnorm" else nn.Identity()
+
+
 class ToyAttentionNet(nn.Module):
     """Conv3x3 embedding -> ``blocks`` ExDA blocks (no GST) -> Conv3x3 head, plus the input.
 
+    ``norm`` is one of :data:`NORMS` (``True`` / ``False`` mean ``"layernorm"`` / ``"none"``);
+    ``ffn`` adds Restormer's GDFN to every block (after its own pre-norm of the same kind).
     Shapes: (B, in_channels, H, W) -> (B, in_channels, H, W); a 1-D signal is a 1 x L image.
     """
 
     def __init__(self, values: str = "nonlinear", in_channels: int = 1, channels: int = 16,
-                 blocks: int = 2, heads: int = 1, ffn: bool = False, norm: bool = True):
+                 blocks: int = 2, heads: int = 1, ffn: bool = False, norm: bool | str = True):
         super().__init__()
         if values not in VALUE_KINDS:
             raise ValueError(f"values must be one of {sorted(VALUE_KINDS)}, got {values!r}")
-        self.values = values
+        norm = {True: "layernorm", False: "none"}.get(norm, norm) if isinstance(norm, bool) else norm
+        if norm not in NORMS:
+            raise ValueError(f"norm must be one of {NORMS} (or True/False), got {norm!r}")
+        self.values, self.norm = values, norm
         value = VALUE_KINDS[values]
         self.embed = nn.Conv2d(in_channels, channels, 3, padding=1)
         self.blocks = nn.Sequential(*[ExDABlock(channels, heads, bias=True, value=value, ffn=ffn)
                                       for _ in range(blocks)])
-        if not norm:  # LayerNorm is itself a per-pixel nonlinearity (division by the std)
+        if norm != "layernorm":  # LayerNorm is itself a per-pixel nonlinearity (division by the std)
             for block in self.blocks:
-                block.norm1 = nn.Identity()
+                block.norm1 = norm_layer(norm, channels)
                 if block.norm2 is not None:
-                    block.norm2 = nn.Identity()
+                    block.norm2 = norm_layer(norm, channels)
         self.head = nn.Conv2d(channels, in_channels, 3, padding=1)
 
     def forward(self, y: torch.Tensor) -> torch.Tensor:
@@ -90,17 +107,21 @@ def evaluate_toy(model: nn.Module, degraded: torch.Tensor, clean: torch.Tensor,
 
 def train_toy(model: nn.Module, task: dict[str, torch.Tensor], steps: int = 800, batch_size: int = 64,
               lr: float = 3e-3, eval_every: int = 50, seed: int = 0, device="cpu",
-              progress: bool = True, desc: str = "", state_path=None, save_every: int = 500) -> list[dict]:
+              progress: bool = True, desc: str = "", state_path=None, save_every: int = 500,
+              ema: float = 0.0) -> list[dict]:
     """Train on ``task['train_degraded'] -> task['train_clean']`` with MSE and Adam + cosine decay.
 
     Evaluates on the test split every ``eval_every`` steps and at the end. With ``state_path``
     the full state (weights, Adam, batch RNG, history) is saved every ``save_every`` steps and a
     killed run continues from it exactly (the reference experiments rely on this).
+    With ``ema`` > 0 an exponential moving average of the weights (:func:`ema_model`) is what is
+    evaluated, and ``model`` ends with the averaged weights.
     Returns the history: a list of ``{"step", "train_loss", "test_mse", "test_psnr"}``.
     """
     generator = torch.Generator().manual_seed(seed)
     model.to(device).train()
     optimiser = torch.optim.Adam(model.parameters(), lr=lr)
+    averaged = ema_model(model, ema) if ema else None
     n = len(task["train_clean"])
     history, running, start = [], [], 1
     if state_path is not None and Path(state_path).is_file():
@@ -108,6 +129,8 @@ def train_toy(model: nn.Module, task: dict[str, torch.Tensor], steps: int = 800,
         model.load_state_dict(state["model"])
         optimiser.load_state_dict(state["optimiser"])
         generator.set_state(state["generator"])
+        if averaged is not None:
+            averaged.load_state_dict(state["ema"])
         history, running, start = state["history"], state["running"], state["step"] + 1
     for step in tqdm(range(start, steps + 1), desc=desc or "training", disable=not progress, leave=False,
                      initial=start - 1, total=steps):
@@ -119,23 +142,38 @@ def train_toy(model: nn.Module, task: dict[str, torch.Tensor], steps: int = 800,
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
         optimiser.step()
+        if averaged is not None:
+            averaged.update_parameters(model)
         running.append(loss.item())
         if step % eval_every == 0 or step == steps:
-            metrics = evaluate_toy(model, task["test_degraded"], task["test_clean"])
+            metrics = evaluate_toy(model if averaged is None else averaged.module, task["test_degraded"],
+                                   task["test_clean"])
             history.append({"step": step, "train_loss": sum(running) / len(running),
                             "test_mse": metrics["mse"], "test_psnr": metrics["psnr"]})
             running = []
-        if state_path is not None and (step % save_every == 0 and step < steps):
+        stopped_by = stop_requested() if state_path is not None and step < steps else None  # SIGTERM/SIGINT
+        if state_path is not None and (step % save_every == 0 and step < steps or stopped_by):
             save_state(state_path, {"model": model.state_dict(), "optimiser": optimiser.state_dict(),
                                     "generator": generator.get_state(), "history": history,
-                                    "running": running, "step": step})
+                                    "running": running, "step": step,
+                                    "ema": None if averaged is None else averaged.state_dict()})
+        if stopped_by:
+            raise Preempted(step, stopped_by, state_path, "rerun the same command to continue")
+    if averaged is not None:
+        model.load_state_dict(averaged.module.state_dict())
     return history
+
+
+def ema_model(model: nn.Module, decay: float) -> torch.optim.swa_utils.AveragedModel:
+    """An exponential moving average of ``model``'s weights: decay ``min(decay, (1 + t) / (10 + t))`` after
+    ``t`` updates, so that the first steps are not frozen into the average."""
+    def average(averaged: torch.Tensor, current: torch.Tensor, updates) -> torch.Tensor:
+        d = min(decay, (1 + int(updates)) / (10 + int(updates)))
+        return d * averaged + (1 - d) * current
+
+    return torch.optim.swa_utils.AveragedModel(model, avg_fn=average, use_buffers=True)
 
 
 def save_state(path, state: dict) -> None:
     """``torch.save`` through a temporary file and a rename (a kill never leaves half a file)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
+    files.atomic_write(path, lambda f: torch.save(state, f))

@@ -36,6 +36,14 @@ class SyntheticDegradation:
     levels: tuple[int, ...] = (16, 32, 64)
 
 
+TONE = SyntheticDegradation(blur_sigma=(0.5, 1.0), gamma=(0.3, 3.0), mult_noise=(0.0, 0.02),
+                            add_noise=(0.0, 0.01), levels=(256,))
+"""The tone-curve variant behind the mechanism ladder (``span_ladder``): a strong per-signal response
+curve, little blur, little noise, fine quantisation. Here a pointwise inverse clearly beats the best
+per-signal affine fit (see :mod:`exda_lite.data.oracles`); on the Fig. 3a degradation above it does not
+(the noise and quantisation floor hides the curve)."""
+
+
 def clean_signals(n: int, length: int, rng: np.random.Generator) -> np.ndarray:
     """(n, length) smooth signals with one sharp step, scaled to [0.05, 0.95]."""
     t = np.linspace(0, 1, length, endpoint=False)
@@ -78,16 +86,21 @@ def degrade_signals(x: np.ndarray, rng: np.random.Generator,
 
 
 def make_synthetic_task(n_train: int = 4096, n_test: int = 512, length: int = 64,
-                        seed: int = 0) -> dict[str, torch.Tensor]:
+                        seed: int = 0, spec: SyntheticDegradation = SyntheticDegradation(),
+                        with_gamma: bool = False) -> dict[str, torch.Tensor]:
     """Train/test pairs for the synthetic inversion task, as (N, 1, 1, L) float32 tensors.
 
     The test set is drawn from its own seed, so it is the same whatever ``n_train`` is.
+    ``spec``: the degradation ranges (:data:`TONE` for the mechanism ladder). ``with_gamma`` adds
+    ``test_gamma`` (N,), each test signal's response exponent, for the pointwise oracle.
     """
     task = {}
     for split, n, split_seed in (("train", n_train, seed), ("test", n_test, 10_000 + seed)):
         rng = np.random.default_rng(split_seed)
         x = clean_signals(n, length, rng)
-        y, _ = degrade_signals(x, rng)
+        y, params = degrade_signals(x, rng, spec)
         task[f"{split}_clean"] = torch.from_numpy(x).float()[:, None, None, :]
         task[f"{split}_degraded"] = torch.from_numpy(y).float()[:, None, None, :]
+        if with_gamma and split == "test":
+            task["test_gamma"] = torch.from_numpy(params["gamma"]).float()
     return task

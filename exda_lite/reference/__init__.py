@@ -14,6 +14,6 @@ noise. The reference runs the same experiments at a budget where the models have
 * ``paper``        the paper's numbers, in one table with section and table references
 """
 
-from .display import load_reference, reference_dir, show
+from .display import ladder_reading, ladder_table, load_reference, plot_ladder, reference_dir, show
 
-__all__ = ["load_reference", "reference_dir", "show"]
+__all__ = ["ladder_reading", "ladder_table", "load_reference", "plot_ladder", "reference_dir", "show"]

@@ -1,5 +1,5 @@
 import sys
 
-from .runner import main
+from .runner import entry
 
-sys.exit(main())
+sys.exit(entry())

@@ -12,11 +12,10 @@ It is a demo model: trained on 10 photos with synthetic degradations, not on the
 
 from __future__ import annotations
 
-import json
-import shutil
 import time
 from pathlib import Path
 
+from .. import files
 from ..weights import DEMO_WEIGHTS, MANIFEST, WEIGHTS_DIR, sha256
 
 
@@ -58,7 +57,7 @@ def train_demo_weights(max_steps: int = 3000, device: str = "cpu", state_dir=Non
         result = train(demo_config(state_dir, max_steps, device))
         weights, steps, val_history, finished = result.weights, result.global_step, result.val_history, True
     WEIGHTS_DIR.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(weights, DEMO_WEIGHTS)
+    files.write_bytes(DEMO_WEIGHTS, Path(weights).read_bytes())
     manifest = {
         "file": DEMO_WEIGHTS.name, "sha256": sha256(DEMO_WEIGHTS), "bytes": DEMO_WEIGHTS.stat().st_size,
         "model": "exda_nano", "trained_on": "the offline demo set: 10 scikit-image photos, 5 synthetic degradations",
@@ -69,5 +68,5 @@ def train_demo_weights(max_steps: int = 3000, device: str = "cpu", state_dir=Non
                      for r in val_history],
         "convergence": converged(val_history),
     }
-    MANIFEST.write_text(json.dumps(manifest, indent=1) + "\n")
+    files.write_json(MANIFEST, manifest, indent=1)
     return manifest

@@ -1,4 +1,4 @@
-"""What a notebook shows: this run | the committed converged reference | the paper, side by side.
+"""What a notebook shows: this run | the committed reference | the paper, side by side.
 
 ``show(name, this_run)`` prints a three-column table and the paired verdict computed from the
 reference (never from the short live run), draws the reference curves beside the live numbers,
@@ -44,8 +44,33 @@ def paper_text(name: str, comparison: str) -> str:
     return "-" if entry is None else f"{entry['text']} [{entry['where']}]"
 
 
-def show(name: str, this_run: dict | None = None, enabled: bool = True, plot: bool = True, folder=None) -> dict:
-    """Print this run | reference | paper for experiment ``name``; return what was shown (for the JSON)."""
+NETWORK_KEYS = ("channels", "blocks", "heads", "norm", "ffn", "value", "patch", "corruption", "degradation", "size")
+"""Settings that change the network or the task: a live run that differs in one of them is another experiment."""
+
+
+def setting_differences(reference: dict, settings: dict | None) -> dict:
+    """``{"network": [...], "budget": [...]}``: the settings where this run differs from the reference, as text."""
+    out = {"network": [], "budget": []}
+    recorded = {**reference.get("settings", {}), "steps": reference.get("steps")}
+    for key, value in (settings or {}).items():
+        if key in recorded and recorded[key] is not None and json.dumps(recorded[key]) != json.dumps(value):
+            kind = "network" if key in NETWORK_KEYS else "budget"
+            out[kind].append(f"{key} {value!r} here vs {recorded[key]!r} in the reference")
+    return out
+
+
+def detectable(comparison: dict) -> float:
+    """The half-width of the paired 95 % CI, t * sd / sqrt(n): effects smaller than this are invisible."""
+    return (comparison["high"] - comparison["low"]) / 2 if math.isfinite(comparison["low"]) else math.nan
+
+
+def show(name: str, this_run: dict | None = None, enabled: bool = True, plot: bool = True, folder=None,
+         settings: dict | None = None) -> dict:
+    """Print this run | reference | paper for experiment ``name``; return what was shown (for the JSON).
+
+    ``settings``: this run's settings (e.g. ``{"norm": False, "steps": 1000}``); every one that differs from the
+    reference's is printed, and a different network is named as such instead of being compared silently.
+    """
     if not enabled:
         print("reference hidden (REFERENCE='off')")
         return {"shown": False}
@@ -56,25 +81,45 @@ def show(name: str, this_run: dict | None = None, enabled: bool = True, plot: bo
         return {"shown": False, "reason": "missing"}
     stats = arm_stats(reference)
     metric = reference["metric"]
-    print(f"{metric}, final value per arm (reference: {reference['command']}, commit {reference['commit'][:10]})")
-    print(f"{'arm':12s} {'this run':>12s} {'reference mean ± sd':>24s} {'runs converged':>16s}")
+    print(f"{metric}, final value per arm ({kind_of(stats)}: {reference['command']}, commit {reference['commit'][:10]})")
+    if "settings" in reference:
+        print("reference settings: " + ", ".join(f"{k}={v}" for k, v in reference["settings"].items() if k != "rungs"))
+    elif settings:
+        print("This reference does not record its settings (it predates that): it may be another network than this "
+              "run's. Rerun it with `python -m exda_lite.reference run " + name + "` before comparing.")
+    differences = setting_differences(reference, settings)
+    if differences["network"]:
+        print("NOT THE SAME EXPERIMENT: this run differs from the reference in " + "; ".join(differences["network"])
+              + ". Read the reference as another network's result, not as a repetition of this run.")
+    if differences["budget"]:
+        print("Same network, other budget: " + "; ".join(differences["budget"]) + ".")
+    width = max(12, *(len(arm) for arm in stats))
+    print(f"{'arm':{width}s} {'this run':>12s} {'reference mean ± sd':>24s} {'runs converged':>16s}")
     for arm, s in stats.items():
         live = (this_run or {}).get(arm)
         live_text = f"{live:.5g}" if live is not None else "-"
-        print(f"{arm:12s} {live_text:>12s} {s['mean']:>14.5g} ± {s['sd']:<8.2g} {s['converged']:>6d}/{s['n']} "
+        print(f"{arm:{width}s} {live_text:>12s} {s['mean']:>14.5g} ± {s['sd']:<8.2g} {s['converged']:>6d}/{s['n']} "
               f"({s['steps']} steps)")
     print(f"convergence rule: {reference['convergence_rule']}")
     for key, comparison in reference["comparisons"].items():
         print(comparison["text"])
-        print(f"   paper: {paper_text(name, key)}")
+        print(f"   smallest detectable effect (95 % CI half-width, t*sd/sqrt(n)): ±{detectable(comparison):.3g}"
+              f" | paper: {paper_text(name, key)}")
     print(reading(reference, stats))
     for key, control in reference.get("controls", {}).items():
         print(f"control, {key.replace('_', ' ')}: {control_text(control)}")
     if plot and any(r["curve"] for by_seed in reference["runs"].values() for r in by_seed.values()):
         plot_curves(reference, this_run)
     return {"shown": True, "command": reference["command"], "commit": reference["commit"], "arms": stats,
-            "comparisons": {k: {f: c[f] for f in ("n", "mean", "low", "high", "p")}
+            "kind": kind_of(stats), "differences": differences,
+            "comparisons": {k: {**{f: c[f] for f in ("n", "mean", "low", "high", "p")}, "detectable": detectable(c)}
                             for k, c in reference["comparisons"].items()}}
+
+
+def kind_of(stats: dict) -> str:
+    """Name the reference honestly: "converged" only when every run met the rule, else "fixed-budget"."""
+    done = all(s["converged"] == s["n"] for s in stats.values())
+    return "converged reference" if done else "fixed-budget reference"
 
 
 def reading(reference: dict, stats: dict) -> str:
@@ -126,3 +171,71 @@ def plot_curves(reference: dict, this_run: dict | None = None):
     plt.tight_layout()
     plt.show()
     return fig
+
+
+LADDER_LABELS = {"attention_only": "attention only", "groupnorm": "+ GroupNorm\n(per image)",
+                 "layernorm": "+ LayerNorm\n(per pixel)", "gdfn": "+ GDFN", "restormer_block": "Restormer block\n(LN + GDFN)"}
+
+
+def ladder_table(reference: dict) -> str:
+    """The ``rungs`` of a ladder experiment as a text table: ratio, paired difference and its 95 % CI, n."""
+    unit = "MSE, linear - nonlinear" if reference["metric"] == "test_mse" else "dB, nonlinear - linear"
+    lines = [f"{'rung':16s} {'MSE ratio lin/nonlin':>20s} {'difference (' + unit + ')':>36s} {'95 % CI':>24s} {'n':>3s}"]
+    for rung, r in reference["rungs"].items():
+        interval = f"[{r['low']:+.3g}, {r['high']:+.3g}]"
+        lines.append(f"{rung:16s} {r['ratio']:>20.3f} {r['mean']:>+36.4g} {interval:>24s} {r['n']:>3d}")
+    return "\n".join(lines)
+
+
+def plot_ladder(reference: dict, live: dict | None = None):
+    """One bar per rung: the linear / nonlinear MSE ratio (left) and the paired difference with its 95 % CI (right).
+
+    ``live``: optional ``{rung: ratio}`` of this notebook's own runs, drawn as markers on the left panel."""
+    import matplotlib.pyplot as plt
+
+    rungs = reference["rungs"]
+    names = list(rungs)
+    labels = [LADDER_LABELS.get(n, n) for n in names]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 3.6))
+    colors = ["tab:red" if n in ("attention_only", "groupnorm") else "tab:gray" for n in names]
+    left.bar(labels, [rungs[n]["ratio"] for n in names], color=colors)
+    left.axhline(1, color="black", lw=1)
+    if live:
+        left.scatter([labels[names.index(n)] for n in live if n in names], [v for n, v in live.items() if n in names],
+                     color="black", marker="D", zorder=3, label="this run")
+        left.legend(fontsize=8)
+    left.set_ylabel("final test MSE, linear / nonlinear")
+    left.set_title("How much worse are linear values? (1 = no difference)")
+    mean = np.array([rungs[n]["mean"] for n in names])
+    err = np.array([[rungs[n]["mean"] - rungs[n]["low"] for n in names], [rungs[n]["high"] - rungs[n]["mean"] for n in names]])
+    right.errorbar(labels, mean, yerr=err, fmt="o", color="black", capsize=4)
+    right.axhline(0, color="gray", ls=":")
+    unit = "linear - nonlinear MSE" if reference["metric"] == "test_mse" else "nonlinear - linear PSNR (dB)"
+    right.set_ylabel(unit)
+    n = max(r["n"] for r in rungs.values())
+    right.set_title(f"paired difference, 95 % CI over {n} seeds")
+    for ax in (left, right):
+        ax.tick_params(axis="x", labelsize=8)
+    plt.tight_layout()
+    plt.show()
+    return fig
+
+
+def ladder_reading(reference: dict, threshold: float = 1.3) -> str:
+    """Plain words per rung, generated from the ladder's numbers: where the span limitation shows and where not."""
+    lines, n_conv = [], sum(r["converged"] for by_seed in reference["runs"].values() for r in by_seed.values())
+    n_runs = sum(len(by_seed) for by_seed in reference["runs"].values())
+    for rung, r in reference["rungs"].items():
+        label = LADDER_LABELS.get(rung, rung).replace("\n", " ")
+        clear = math.isfinite(r["low"]) and r["low"] > 0
+        if clear and r["ratio"] >= threshold:
+            words = f"linear values are {r['ratio']:.2f}x worse and the interval excludes zero: the limitation shows"
+        elif clear:
+            words = f"linear values are {r['ratio']:.2f}x worse, a small but clear gap"
+        elif math.isfinite(r["high"]) and r["high"] < 0:
+            words = f"linear values are better ({r['ratio']:.2f}x), the interval excludes zero"
+        else:
+            words = f"no clear difference ({r['ratio']:.2f}x; the interval contains zero)"
+        lines.append(f"- {label}: {words} (n = {r['n']}).")
+    lines.append(f"{n_conv} of {n_runs} runs met the convergence rule ({reference['convergence_rule']}).")
+    return "\n".join(lines)

@@ -17,9 +17,12 @@ from torch import nn
 
 from ..course import toy
 from ..course.explore import TinyRestorer, demo_task
-from ..data import digits, synthetic
+from ..data import digits, flat_noise, synthetic
+from ..data.oracles import oracles
 from ..data.demo_data import DEMO_DEGRADATIONS
+from ..nn.attention import ExDAAttention
 from ..nn.block import TokenOptions, ValueOptions
+from ..nn.gst import GlobalSpatialTokens
 from ..utils import seed_everything
 
 
@@ -41,6 +44,11 @@ class Experiment:
     make_model: Callable[[str, int, dict], nn.Module] | None = None  # (arm, seed, settings) -> model
     shared: dict = field(default_factory=dict)  # arm -> (experiment, arm): the same model, task and budget
     keep_weights: bool = False  # store each run's final weights (safetensors + sha256) beside its JSON
+    pairs: tuple[tuple[str, str], ...] = ()  # (arm, control) comparisons; () = every arm vs ``control``
+    describe_task: Callable[[dict], dict] | None = None  # settings -> data source, counts, oracles (for the JSON)
+
+    def comparisons(self) -> tuple[tuple[str, str], ...]:
+        return self.pairs or tuple((arm, self.control) for arm in self.arms if arm != self.control)
 
     @property
     def higher_is_better(self) -> bool:
@@ -54,8 +62,29 @@ RESTORER = {"channels": 16, "blocks": 2, "heads": 1, "patch": 32, "samples": 48,
 
 
 def toy_model(arm: str, seed: int, s: dict) -> nn.Module:
+    """The notebooks' toy network with the experiment's ``norm`` and ``ffn`` (02/03 default: neither)."""
     seed_everything(seed)
-    return toy.ToyAttentionNet(arm, in_channels=1, channels=s["channels"], blocks=s["blocks"])
+    return toy.ToyAttentionNet(arm, in_channels=1, channels=s["channels"], blocks=s["blocks"], heads=s["heads"],
+                               ffn=s["ffn"], norm=s["norm"])
+
+
+RUNGS = {  # rung -> (pre-norm, GDFN): what besides the values could make the "linear" network nonlinear
+    "attention_only": ("none", False),  # nothing: linear per pixel for a fixed A
+    "groupnorm": ("groupnorm", False),  # the control: normalises per image, still affine per pixel
+    "layernorm": ("layernorm", False),  # Restormer's LayerNorm: divides each pixel by its own std
+    "gdfn": ("none", True),  # GDFN's GELU gate, no norm
+    "restormer_block": ("layernorm", True),  # the full Restormer block
+}
+LADDER_ARMS = tuple(f"{rung}.{kind}" for rung in RUNGS for kind in ("linear", "nonlinear"))
+
+
+def ladder_model(arm: str, seed: int, s: dict) -> nn.Module:
+    """``<rung>.<linear|nonlinear>``: the toy network of the rung; within a rung both arms share their weights."""
+    rung, kind = arm.split(".")
+    norm, ffn = RUNGS[rung]
+    seed_everything(seed)
+    return toy.ToyAttentionNet(kind, in_channels=1, channels=s["channels"], blocks=s["blocks"], heads=s["heads"],
+                               ffn=ffn, norm=norm)
 
 
 def paired_restorer(seed: int, s: dict, value: ValueOptions | None, tokens: TokenOptions | None,
@@ -97,18 +126,83 @@ def stride_model(arm: str, seed: int, s: dict) -> nn.Module:
     return paired_restorer(seed, s, ValueOptions(), TokenOptions(stride=int(arm.removeprefix("stride_"))))
 
 
+class LocalOnlyAttention(ExDAAttention):
+    """The control with no global information: the attention map fixed to the identity, Y = W_o V'.
+
+    Same parameters as MDTA (q, k and the temperature are kept, unused), so it is a purely local network."""
+
+    def forward(self, x: torch.Tensor, return_attention: bool = False):
+        v = self.qkv_dwconv(self.qkv(x)).chunk(3, dim=1)[2]
+        out = self.project_out(v if self.value_path is None else self.value_path(v))
+        return (out, None) if return_attention else out
+
+
+class UniformTokens(GlobalSpatialTokens):
+    """The non-adaptive control of GST: every token map is the constant 1/(H*W) (plain average pooling).
+
+    The projection W_proj is kept (same parameter count) but unused."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, _, h, w = x.shape
+        return x.new_full((b, self.heads, self.tokens, h * w), 1.0 / (h * w))
+
+
+MECHANISM_ARMS = {"local_only": None, "mdta": None, "gst": TokenOptions(),
+                  "gst_rms": TokenOptions(token_value_scale="rms"),
+                  "uniform_rms": TokenOptions(token_value_scale="rms")}
+
+
+def mechanism_model(arm: str, seed: int, s: dict) -> nn.Module:
+    """The fig5 network with the nonlinear value in every arm; only the global mechanism differs.
+
+    Every arm loads the weights of the seed's ``mdta`` model (strict=False), so the arms share everything
+    but the GST projection (PREREGISTRATION.md)."""
+    base = paired_restorer(seed, s, ValueOptions(), None)
+    model = paired_restorer(seed, s, ValueOptions(), MECHANISM_ARMS[arm])
+    model.load_state_dict(base.state_dict(), strict=False)
+    for block in model.body:
+        if arm == "local_only":
+            block.attn.__class__ = LocalOnlyAttention  # same module and weights, identity attention map
+        if arm == "uniform_rms":
+            block.attn.gst.__class__ = UniformTokens
+    return model
+
+
+def flat_noise_task(settings: dict) -> dict:
+    return flat_noise.make_flat_noise_task(n_train=settings["n_train"], n_test=settings["n_test"],
+                                           size=settings["patch"])
+
+
 def restoration_task(settings: dict) -> dict:
     return demo_task(DEMO_DEGRADATIONS, patch_size=settings["patch"], samples_per_degradation=settings["samples"],
                      test_crop=64, seed=0)
 
 
+SPECS = {"fig3a": synthetic.SyntheticDegradation(), "tone": synthetic.TONE}
+
+
 def synthetic_task(settings: dict) -> dict:
-    return synthetic.make_synthetic_task(n_train=settings["n_train"], n_test=512, length=settings["length"], seed=0)
+    return synthetic.make_synthetic_task(n_train=settings["n_train"], n_test=settings["n_test"],
+                                         length=settings["length"], seed=0,
+                                         spec=SPECS[settings.get("degradation", "fig3a")], with_gamma=True)
 
 
 def digits_task(settings: dict) -> dict:
     images = digits.load_digit_images(download=False, source=settings.get("source", "auto"))
-    return digits.make_digit_task(images, n_train=settings["n_train"], n_test=settings["n_test"], seed=0)
+    task = digits.make_digit_task(images, n_train=settings["n_train"], n_test=settings["n_test"], seed=0,
+                                  corruption=settings.get("corruption", "fig3b"), with_gamma=True,
+                                  size=settings.get("size", 28))
+    task["info"] = {"source": images.source, "note": images.note}
+    return task
+
+
+def describe_toy_task(make_task: Callable[[dict], dict]) -> Callable[[dict], dict]:
+    """What a toy experiment's JSON records about its data: source, actual counts, both oracles."""
+    def describe(settings: dict) -> dict:
+        task = make_task(settings)
+        return {**task.get("info", {"source": "synthetic"}), "n_train": len(task["train_clean"]),
+                "n_test": len(task["test_clean"]), "oracles": oracles(task)}
+    return describe
 
 
 EXPERIMENTS: dict[str, Experiment] = {
@@ -116,14 +210,37 @@ EXPERIMENTS: dict[str, Experiment] = {
         "span_synthetic", "Fig. 3a: linear vs nonlinear (pre-aggregation) vs post-aggregation values on the "
         "synthetic multi-faceted degradation; attention-only toy network, 2 blocks, 16 channels",
         "02_span_limitation_synthetic", ("linear", "nonlinear", "post"), "nonlinear", "test_mse", 5000,
-        {"n_train": 16384, "length": 64, "channels": 16, "blocks": 2, "batch_size": 32, "lr": 1e-2},
-        make_task=synthetic_task, make_model=toy_model),
+        {"n_train": 16384, "n_test": 512, "length": 64, "degradation": "fig3a", "channels": 16, "blocks": 2, "heads": 1,
+         "norm": False,
+         "ffn": False, "batch_size": 32, "lr": 1e-2},
+        make_task=synthetic_task, make_model=toy_model, describe_task=describe_toy_task(synthetic_task)),
     "span_digits": Experiment(
         "span_digits", "Fig. 3b: linear vs nonlinear values restoring corrupted digits (MNIST if cached, else "
         "scikit-learn's digits); attention-only toy network, 2 blocks, 16 channels",
         "03_span_limitation_mnist", ("linear", "nonlinear"), "linear", "test_psnr", 3000,
-        {"n_train": 6000, "n_test": 1000, "channels": 16, "blocks": 2, "batch_size": 32, "lr": 1e-2},
-        make_task=digits_task, make_model=toy_model),
+        {"n_train": 6000, "n_test": 1000, "size": 28, "corruption": "fig3b", "channels": 16, "blocks": 2, "heads": 1,
+         "norm": False,
+         "ffn": False, "batch_size": 32, "lr": 1e-2},
+        make_task=digits_task, make_model=toy_model, describe_task=describe_toy_task(digits_task)),
+    "span_ladder": Experiment(
+        "span_ladder", "The mechanism ladder: linear vs nonlinear values on the tone-curve synthetic task (a pointwise "
+        "inverse beats any per-signal affine map), on five networks: attention only, + GroupNorm (control), "
+        "+ LayerNorm, + GDFN, the full Restormer block", "02_span_limitation_synthetic", LADDER_ARMS,
+        "attention_only.nonlinear", "test_mse", 3000,
+        {"n_train": 16384, "n_test": 512, "length": 64, "degradation": "tone", "channels": 16, "blocks": 2,
+         "heads": 1, "batch_size": 32,
+         "lr": 1e-2, "rungs": {r: {"norm": n, "ffn": f} for r, (n, f) in RUNGS.items()}},
+        make_task=synthetic_task, make_model=ladder_model, describe_task=describe_toy_task(synthetic_task),
+        pairs=tuple((f"{r}.linear", f"{r}.nonlinear") for r in RUNGS)),
+    "digits_ladder": Experiment(
+        "digits_ladder", "The mechanism ladder on 14x14 digits with a tone curve (faint noise, 8 bits): linear vs "
+        "nonlinear values on the same five networks as span_ladder", "03_span_limitation_mnist", LADDER_ARMS,
+        "attention_only.linear", "test_psnr", 2000,
+        {"n_train": 6000, "n_test": 1000, "size": 14, "corruption": "tone", "channels": 16, "blocks": 2, "heads": 1,
+         "batch_size": 32,
+         "lr": 1e-2, "rungs": {r: {"norm": n, "ffn": f} for r, (n, f) in RUNGS.items()}},
+        make_task=digits_task, make_model=ladder_model, describe_task=describe_toy_task(digits_task),
+        pairs=tuple((f"{r}.nonlinear", f"{r}.linear") for r in RUNGS)),
     "fig5": Experiment(
         "fig5", "Fig. 5 ablation: baseline (Restormer-style), + nonlinear value, + GST, both; tiny restorer "
         "(16 channels, 2 blocks) on the demo all-in-one set, paired initial weights",
@@ -140,6 +257,15 @@ EXPERIMENTS: dict[str, Experiment] = {
         tuple(TABLE7_ARMS), "residual_gelu", "test_psnr", 2000, RESTORER,
         expected=-1, make_task=restoration_task, make_model=table7_model,
         shared={"residual_gelu": ("fig5", "both")}),
+    "gst_mechanism": Experiment(
+        "gst_mechanism", "Pre-registered (reference/PREREGISTRATION.md): does GST help where every pixel's restoration "
+        "needs a statistic of a content-selected region? flat_noise task (sigma readable only in a flat rectangle); "
+        "local only, MDTA, + GST, + GST with RMS-scaled token rows, + a uniform (non-adaptive) token",
+        "05_global_spatial_tokens", tuple(MECHANISM_ARMS), "mdta", "test_psnr", 3000,
+        {"task": "flat_noise", "n_train": 16384, "n_test": 512, "patch": 32, "channels": 16, "blocks": 2, "heads": 1,
+         "value": "residual_gelu", "batch_size": 16, "lr": 2e-3, "ema": 0.999},
+        make_task=flat_noise_task, make_model=mechanism_model,
+        pairs=(("mdta", "local_only"), ("gst_rms", "mdta"), ("gst_rms", "uniform_rms"), ("gst", "mdta"))),
 }
 """Registered experiments; ``awareness`` (notebook 08) is an analysis of fig5's weights, see
 :mod:`exda_lite.reference.awareness`."""
@@ -155,7 +281,7 @@ def train_arm(experiment: Experiment, task: dict, arm: str, seed: int, device: s
     return toy.train_toy(model, task, steps=steps, batch_size=s["batch_size"], lr=s["lr"],
                          eval_every=max(1, steps // 40), seed=seed, device=device, progress=progress,
                          desc=f"{experiment.name} {arm} seed {seed}", state_path=state_path,
-                         save_every=max(1, steps // 10))
+                         save_every=max(1, steps // 10), ema=s.get("ema", 0.0))
 
 
 def final_metric(history: list[dict], metric: str) -> float:

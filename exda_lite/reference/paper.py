@@ -48,6 +48,22 @@ PAPER["awareness.both_minus_nonlinear_value"] = {
     "claim": "GST makes embeddings cluster by degradation, nonlinear value on (NMI)", "where": "Sec. 4, Fig. 7",
     "text": "NMI 0.71 -> 0.88 (+0.17)", "value": 0.17, "kind": "difference", "unit": "NMI"}
 
+for _name, _unit in (("span_ladder", "ratio"), ("digits_ladder", "difference")):
+    for _rung in ("attention_only", "groupnorm", "layernorm", "gdfn", "restormer_block"):
+        _key = (f"{_rung}.linear_minus_{_rung}.nonlinear" if _unit == "ratio"
+                else f"{_rung}.nonlinear_minus_{_rung}.linear")
+        PAPER[f"{_name}.{_key}"] = {
+            "claim": f"{'tone curve' if _unit == 'ratio' else 'tone-curve digits'}, {_rung.replace('_', ' ')}: "
+                     "linear values are limited", "where": "Sec. 3.1 (the argument covers any MDTA network)",
+            "text": "linear values are confined to span(X)", "value": None, "kind": _unit}
+for _arm, _control, _claim in (("mdta", "local_only", "the flat_noise task rewards global information (check)"),
+                               ("gst_rms", "mdta", "GST (RMS-scaled token rows) adds to MDTA (pre-registered)"),
+                               ("gst_rms", "uniform_rms", "the gain needs content-adaptive maps (pre-registered)"),
+                               ("gst", "mdta", "GST as Algorithm 1 gives it adds to MDTA (pre-registered)")):
+    PAPER[f"gst_mechanism.{_arm}_minus_{_control}"] = {
+        "claim": _claim, "where": "Sec. 3.3 (GST captures global degradation context)",
+        "text": "GST helps where global context matters", "value": None, "kind": "difference"}
+
 EXACT = {
     "linearity.linear_values": "App. C, Eq. 6-7: the output is linear in X for a fixed A",
     "linearity.gelu_g": "Sec. 3.2, Eq. 8-10: V + g(V) with a GELU makes it nonlinear",

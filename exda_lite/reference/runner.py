@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import math
 import os
 import platform
 import subprocess
@@ -21,8 +22,11 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 
+from .. import files
+from ..training.preemption import EXIT_PREEMPTED, Preempted, stop_on_signals
 from .experiments import EXPERIMENTS, Experiment, final_metric, train_arm
 from .stats import paired_ci, verdict
 
@@ -66,10 +70,8 @@ def run_file(out: Path, name: str, arm: str, seed: int) -> Path:
 
 
 def write_json(path: Path, data: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=1) + "\n")
-    os.replace(tmp, path)
+    """Atomic, through a unique temporary file: two processes may write the same file at once."""
+    files.write_json(path, data, indent=1)
 
 
 def run_experiment(experiment: Experiment, seeds, device: str, out: Path, progress: bool = True) -> dict:
@@ -86,15 +88,25 @@ def run_experiment(experiment: Experiment, seeds, device: str, out: Path, progre
             owner_exp = experiment if owner == experiment.name else EXPERIMENTS[owner]  # a misspelt owner is a KeyError
             path = run_file(out, owner, owner_arm, seed)
             with run_lock(path):
-                if finished(path, owner_exp.budget(device)):
+                if finished(path, owner_exp.budget(device), owner_exp.settings):
                     continue  # finished runs are never recomputed (unless the experiment's budget changed)
                 task = task if task is not None else experiment.make_task(experiment.settings)
-                train_one(owner_exp, task, owner_arm, seed, device, out, path, progress)
+                with stop_on_signals("rerun the same command to continue"):  # SIGTERM/SIGINT: save, raise Preempted
+                    train_one(owner_exp, task, owner_arm, seed, device, out, path, progress)
     return summarise(experiment, out, device)
 
 
-def finished(path: Path, steps: int) -> bool:
-    return path.is_file() and json.loads(path.read_text())["steps"] == steps
+def finished(path: Path, steps: int, settings: dict | None = None) -> bool:
+    """A run is finished when its JSON exists with this budget and, if given, these settings (the same network)."""
+    if not path.is_file():
+        return False
+    record = json.loads(path.read_text())
+    return record["steps"] == steps and (settings is None or same_settings(record.get("settings"), settings))
+
+
+def same_settings(recorded, settings: dict) -> bool:
+    """JSON round-trips tuples as lists; compare through JSON."""
+    return json.loads(json.dumps(recorded)) == json.loads(json.dumps(settings))
 
 
 @contextlib.contextmanager
@@ -124,6 +136,7 @@ def train_one(experiment: Experiment, task: dict, arm: str, seed: int, device: s
     record = {"experiment": experiment.name, "arm": arm, "seed": seed, "device": device,
               "steps": experiment.budget(device), "settings": experiment.settings,
               "final": final_metric(history, experiment.metric), "metric": experiment.metric,
+              "finals": {k: float(v) for k, v in history[-1].items() if k.startswith("test_")},
               "convergence": convergence(history, experiment.metric), "seconds": time.time() - start,
               "commit": git_commit(), "curve": [{"step": h["step"], experiment.metric: h[experiment.metric]}
                                                 for h in history]}
@@ -136,50 +149,91 @@ def train_one(experiment: Experiment, task: dict, arm: str, seed: int, device: s
 
 def save_weights(model, path: Path) -> dict:
     """The final weights as safetensors; returns the file name, its size and its sha256."""
-    from safetensors.torch import save_file
+    from safetensors.torch import save
 
-    tmp = path.with_name(path.name + ".tmp")
-    save_file({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}, str(tmp))
-    os.replace(tmp, path)
+    files.write_bytes(path, save({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}))
     return {"file": path.name, "bytes": path.stat().st_size,
             "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
 
 
-def summarise(experiment: Experiment, out: Path, device: str = "cpu") -> dict:
-    """Collect every finished run of ``experiment`` into ``<name>.json`` with paired CIs against the control."""
-    runs = {}
-    for path in sorted((out / "runs" / experiment.name).glob("*-seed*.json")):
-        data = json.loads(path.read_text())
-        runs.setdefault(data["arm"], {})[data["seed"]] = data
-    for arm, (owner, owner_arm) in experiment.shared.items():  # the same run, trained under another experiment
+def collect_runs(experiment: Experiment, out: Path) -> tuple[dict, list[str]]:
+    """Every finished run of ``experiment`` (and of the arms it shares) that has the experiment's settings.
+
+    Returns ``({arm: {seed: record}}, [skipped run files])``: a run trained with other settings (another
+    network, another task) is never mixed into the comparison.
+    """
+    runs, skipped = {}, []
+    sources = [(experiment.name, arm, arm) for arm in experiment.arms if arm not in experiment.shared]
+    sources += [(owner, owner_arm, arm) for arm, (owner, owner_arm) in experiment.shared.items()]
+    for owner, owner_arm, arm in sources:
+        settings = experiment.settings if owner == experiment.name else EXPERIMENTS[owner].settings
         for path in sorted((out / "runs" / owner).glob(f"{owner_arm}-seed*.json")):
             data = json.loads(path.read_text())
-            runs.setdefault(arm, {})[data["seed"]] = {**data, "shared_from": f"{owner}/{owner_arm}"}
-    control = runs.get(experiment.control, {})
+            if data["arm"] != owner_arm:
+                continue  # e.g. "stride_2" must not pick up "stride_2x"
+            if not same_settings(data.get("settings"), settings):
+                skipped.append(str(path.relative_to(out)))
+                continue
+            shared = {"shared_from": f"{owner}/{owner_arm}"} if owner != experiment.name else {}
+            runs.setdefault(arm, {})[data["seed"]] = {**data, **shared}
+    return runs, skipped
+
+
+def compare(experiment: Experiment, runs: dict) -> dict:
+    """The paired comparisons (arm - control, seed by seed) with their 95 % CIs and plain words."""
     comparisons = {}
-    for arm, by_seed in runs.items():
-        if arm == experiment.control:
-            continue
-        seeds = sorted(set(by_seed) & set(control))
-        ci = paired_ci([by_seed[s]["final"] for s in seeds], [control[s]["final"] for s in seeds])
-        comparisons[f"{arm}_minus_{experiment.control}"] = {
+    for arm, control in experiment.comparisons():
+        by_seed, base = runs.get(arm, {}), runs.get(control, {})
+        seeds = sorted(set(by_seed) & set(base))
+        ci = paired_ci([by_seed[s]["final"] for s in seeds], [base[s]["final"] for s in seeds])
+        comparisons[f"{arm}_minus_{control}"] = {
             **ci, "seeds": seeds, "expected_sign": experiment.expected,
-            "text": verdict(ci, experiment.expected, name=f"{arm} - {experiment.control} ({experiment.metric})")}
+            "text": verdict(ci, experiment.expected, name=f"{arm} - {control} ({experiment.metric})")}
+    return comparisons
+
+
+def ladder(experiment: Experiment, runs: dict, comparisons: dict) -> dict:
+    """rung -> {ratio, mean, low, high, n}: ratio = mean linear / mean nonlinear final test MSE; mean, low and
+    high are the paired difference and its 95 % CI in the experiment's metric (MSE: linear - nonlinear;
+    PSNR: nonlinear - linear, dB)."""
+    rungs = {}
+    for key, c in comparisons.items():
+        arm, control = key.split("_minus_")
+        rung = arm.split(".")[0]
+        mse = {kind: [r.get("finals", {}).get("test_mse", math.nan) for s, r in sorted(runs.get(f"{rung}.{kind}", {}).items())
+                      if s in c["seeds"]] for kind in ("linear", "nonlinear")}
+        ratio = float(np.mean(mse["linear"]) / np.mean(mse["nonlinear"])) if c["seeds"] else math.nan
+        rungs[rung] = {"ratio": ratio, "mean": c["mean"], "low": c["low"], "high": c["high"], "n": c["n"]}
+    return rungs
+
+
+def summarise(experiment: Experiment, out: Path, device: str = "cpu") -> dict:
+    """Collect every finished run of ``experiment`` into ``<name>.json`` with paired CIs against the control."""
+    runs, skipped = collect_runs(experiment, out)
+    comparisons = compare(experiment, runs)
     seconds = sum(r["seconds"] for by_seed in runs.values() for r in by_seed.values())
     summary = {
         "experiment": experiment.name, "description": experiment.description, "notebook": experiment.notebook,
         "metric": experiment.metric, "control": experiment.control, "arms": list(experiment.arms),
+        "settings": experiment.settings, "steps": experiment.budget(device),
         "command": f"python -m exda_lite.reference run {experiment.name} --seeds "
                    + " ".join(str(s) for s in sorted({s for r in runs.values() for s in r})),
         "commit": git_commit(), "environment": environment(device), "train_seconds": round(seconds, 1),
         "convergence_rule": CONVERGENCE[experiment.metric][2],
         "runs": {arm: {str(s): {"final": r["final"], "converged": r["convergence"]["converged"],
                                 "change": r["convergence"]["change"], "steps": r["steps"], "curve": r["curve"],
+                                **({"finals": r["finals"]} if "finals" in r else {}),
                                 **({"weights": r["weights"]} if "weights" in r else {}),
                                 **({"shared_from": r["shared_from"]} if "shared_from" in r else {})}
                        for s, r in sorted(by_seed.items())} for arm, by_seed in runs.items()},
         "comparisons": comparisons,
     }
+    if experiment.describe_task is not None:
+        summary["data"] = experiment.describe_task(experiment.settings)
+    if experiment.pairs and all("." in arm for arm in experiment.arms):
+        summary["rungs"] = ladder(experiment, runs, comparisons)
+    if skipped:
+        summary["skipped_runs"] = {"why": "trained with other settings than the experiment's", "files": skipped}
     write_json(out / f"{experiment.name}.json", summary)
     return summary
 
@@ -250,6 +304,26 @@ def main(argv=None) -> int:
         for comparison in summary["comparisons"].values():
             print(comparison["text"])
     return 0
+
+
+def entry(argv=None) -> int:
+    """``python -m exda_lite.reference``: :func:`main`, with a stop by signal or a full disk as one line.
+
+    SIGTERM/SIGINT during a run: its state is saved at the current step, exit code ``EXIT_PREEMPTED``
+    (75); a full disk: exit code 2. Either way finished runs are kept; rerun the same command.
+    """
+    try:
+        return main(argv)
+    except Preempted as stop:
+        print(f"python -m exda_lite.reference: {stop}", file=sys.stderr)
+        return EXIT_PREEMPTED
+    except Exception as error:  # only a full disk becomes one line; anything else keeps its traceback
+        line = files.full_disk_message(error, "finished runs are kept, an unfinished one continues from its "
+                                       "last saved state", "free space and rerun the same command")
+        if line is None:
+            raise
+        print(f"python -m exda_lite.reference: error: {line}", file=sys.stderr)
+        return 2
 
 
 def default_out() -> Path:

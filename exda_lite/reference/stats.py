@@ -38,3 +38,21 @@ def verdict(ci: dict, expected: int = 1, paper: float | None = None, name: str =
     text = (f"{name}: mean {ci['mean']:+.4g}, 95 % CI [{ci['low']:+.4g}, {ci['high']:+.4g}] over {ci['n']} "
             f"paired seeds -> {words}")
     return text + (f"; paper: {paper:+.4g}" if paper is not None else "")
+
+
+def holm(pvalues) -> list[float]:
+    """Holm's step-down adjustment of ``pvalues`` (family-wise error rate), in the input order; NaN stays NaN.
+
+    Sort the m finite p-values, multiply the i-th smallest (i = 0, 1, ...) by (m - i), keep the running
+    maximum and cap at 1. Equal to statsmodels' ``multipletests(p, method="holm")[1]`` (not a dependency
+    here for six lines).
+    """
+    p = np.asarray(pvalues, dtype=float)
+    finite = np.flatnonzero(np.isfinite(p))
+    order = finite[np.argsort(p[finite], kind="stable")]
+    m, running = len(order), 0.0
+    adjusted = np.full(len(p), math.nan)
+    for i, index in enumerate(order):
+        running = max(running, min(1.0, (m - i) * p[index]))
+        adjusted[index] = running
+    return adjusted.tolist()

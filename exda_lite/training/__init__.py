@@ -14,6 +14,7 @@
 * ``restore``      reading, restoring and writing image files
 * ``validation``   the split held out of the training folders, per-task PSNR/SSIM
 * ``speed``        channels_last, torch.compile, activation checkpointing, EMA
+* ``preemption``   SIGTERM/SIGINT: finish the step, save, stop (exit code 75)
 """
 
 from .checkpoints import (CHECKPOINT_FORMAT, CheckpointMismatchError, load_checkpoint, load_model,

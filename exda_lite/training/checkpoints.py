@@ -10,7 +10,6 @@ leaves the previous checkpoint intact.
 from __future__ import annotations
 
 import json
-import os
 import random
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
@@ -20,6 +19,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
+from .. import files
 from ..nn.configs import ExDAConfig
 from ..nn.model import ExDA
 from .config import RESUME_MUST_MATCH, TrainConfig
@@ -39,25 +39,15 @@ class CheckpointMismatchError(ValueError):
 def atomic_write(path: Path, write: Callable) -> None:
     """Call ``write(file)`` on a temporary file beside ``path``, fsync, then rename it over ``path``.
 
-    A crash or an error leaves either the old file or the new one, never half of one, and no temporary file.
+    A crash or an error leaves either the old file or the new one, never half of one, and no temporary file;
+    a full disk raises ``exda_lite.files.DiskFullError`` (one line). See :func:`exda_lite.files.atomic_write`.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        with open(tmp, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    files.atomic_write(path, write)
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` atomically."""
-    atomic_write(path, lambda f: f.write(data))
+    files.write_bytes(path, data)
 
 
 def atomic_torch_save(obj, path: Path) -> None:
@@ -246,7 +236,10 @@ def resume_or_initialise(run: Run) -> bool:
     config, ctx = run.config, run.ctx
     path = resume_path(config)
     if path is not None:
-        checkpoint = load_checkpoint(path)
+        try:
+            checkpoint = load_checkpoint(path)
+        except CheckpointMismatchError as error:  # unreadable: name what else is there to continue from
+            raise CheckpointMismatchError(f"{error}; {snapshot_hint(path)}") from None
         changes = check_resume_compatible(checkpoint, config, run.model, ctx.world_size, path)
         load_state_checked(run.model, checkpoint["model"], path)
         run.optimizer.load_state_dict(checkpoint["optimizer"])
@@ -270,6 +263,16 @@ def resume_or_initialise(run: Run) -> bool:
         load_state_checked(run.model, state, config.init_weights)
         run.say(f"initialised the weights from {config.init_weights} ({info.get('model_name')})")
     return False
+
+
+def snapshot_hint(broken: Path) -> str:
+    """What to do when ``broken`` (a last.pt) cannot be read: the newest intact weights file beside it, if any."""
+    intact = [p for p in Path(broken).parent.glob("*.safetensors") if weights_file_problem(p) is None]
+    snapshot = max(intact, key=lambda p: p.stat().st_mtime, default=None)
+    if snapshot is None:
+        return f"no earlier snapshot beside it; move {broken} away to start the run afresh"
+    return (f"the previous snapshot {snapshot} is intact: start a new run from it with --init-weights {snapshot} "
+            f"(the optimizer state is not in it), or move {broken} away to start afresh")
 
 
 def save_training_state(run: Run, epoch: int, step_in_epoch: int) -> None:

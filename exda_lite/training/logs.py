@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
 import resource
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import torch
 
+from .. import files
 from .config import TrainConfig
 
 
@@ -31,11 +33,12 @@ class CSVLog:
         self.rewrite()
 
     def rewrite(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.path, "w", newline="") as f:
-            writer = csv.DictWriter(f, self.columns, extrasaction="ignore")
-            writer.writeheader()
-            writer.writerows(self.rows)
+        """The whole file again, atomically (a kill while rewinding a resumed log loses no rows)."""
+        text = io.StringIO(newline="")
+        writer = csv.DictWriter(text, self.columns, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(self.rows)
+        files.write_text(self.path, text.getvalue())
 
     def append(self, row: dict) -> None:
         self.rows.append(row)
@@ -109,7 +112,7 @@ class RunLogs:
                    CSVLog(out_dir / "val_log.csv", val_columns(tasks), fresh=fresh), config.log_every, main=main)
         if main:
             out_dir.mkdir(parents=True, exist_ok=True)
-            (out_dir / "config.json").write_text(json.dumps(config.to_dict(), indent=2))
+            files.write_text(out_dir / "config.json", json.dumps(config.to_dict(), indent=2))
             logs.train.truncate_after(step)
             logs.val.truncate_after(step)
             logs.writer = make_tensorboard(config, out_dir)

@@ -46,6 +46,7 @@ from .distributed import DistContext, setup_distributed
 from .loaders import SkipSampler, build_datasets
 from .logs import RunLogs, peak_memory_gb
 from .losses import RestorationLoss
+from .preemption import Preempted, StopRequest, agreed_stop, stop_on_signals
 from .schedule import make_optimizer, make_scheduler
 from .speed import checkpoint_blocks, make_ema, maybe_compile, to_channels_last
 from .validation import score, task_names
@@ -101,6 +102,8 @@ class Run:
     start_batch: int = 0
     resumed_from: int = 0
     say: Callable = field(default=print)  # print on rank 0, silent elsewhere
+    stop: StopRequest | None = None  # set by SIGTERM/SIGINT while fit() runs (preemption)
+    stopped_by: str | None = None  # the signal every rank agreed to stop for
 
     @property
     def device(self) -> torch.device:
@@ -156,8 +159,11 @@ def train(config: TrainConfig, model: nn.Module | None = None, train_set: Datase
         run.logs = RunLogs.open(config, run.out_dir, fresh=not resuming, main=ctx.main, step=run.global_step,
                                 tasks=task_names(run.val_set))
         announce(run)
-        fit(run, callbacks)
-        run.logs.close()
+        try:
+            with stop_on_signals() as run.stop:  # SIGTERM/SIGINT: finish the step, save, raise Preempted
+                fit(run, callbacks)
+        finally:
+            run.logs.close()
         run.model.eval()
         return TrainResult(model=run.model, config=config, history=run.logs.train.rows,
                            val_history=run.logs.val.rows, checkpoint=run.out_dir / "last.pt",
@@ -242,7 +248,9 @@ def fit(run: Run, callbacks=()) -> None:
             break
         position = run_epoch(run, epoch, callbacks)
         finished = run.global_step >= run.total_steps
-        if position >= run.steps_per_epoch:
+        if run.stopped_by and position < run.steps_per_epoch:  # preempted inside the epoch: as --checkpoint-every
+            save_training_state(run, epoch, position)
+        elif position >= run.steps_per_epoch:
             if config.val_every and ((epoch + 1) % config.val_every == 0 or finished):
                 validate(run, epoch + 1)  # before last.pt, so that it holds the best score so far
             if config.keep_every and ((epoch + 1) % config.keep_every == 0 or finished) and run.ctx.main:
@@ -252,6 +260,8 @@ def fit(run: Run, callbacks=()) -> None:
             validate(run, epoch + 1)
             save_training_state(run, epoch, position)
         run.ctx.barrier()
+        if run.stopped_by and run.global_step < run.total_steps:
+            raise Preempted(run.global_step, run.stopped_by, run.out_dir / "last.pt")
 
 
 def epoch_loader(run: Run, epoch: int, skip: int) -> DataLoader:
@@ -286,6 +296,10 @@ def run_epoch(run: Run, epoch: int, callbacks=()) -> int:
             bar.set_postfix(loss=f"{row['loss']:.4f}", lr=f"{lr:.2e}")
         for callback in callbacks:
             callback({"step": run.global_step, "epoch": epoch, "loss": values[0].item(), "lr": lr})
+        if run.global_step < run.total_steps:  # the same on every rank, so every rank all-reduces the flag
+            run.stopped_by = agreed_stop(run.stop, run.ctx.world_size, run.device)
+        if run.stopped_by:
+            break  # fit() saves last.pt at this step and raises Preempted
         if config.checkpoint_every and run.global_step % config.checkpoint_every == 0:
             save_training_state(run, epoch, position)
     bar.close()

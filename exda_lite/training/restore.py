@@ -32,6 +32,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from .. import files
 from .tiling import tiled_forward
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".ppm", ".pgm")
@@ -164,8 +165,6 @@ def read_image(path) -> LoadedImage:
 
 def write_png(path, pixels: np.ndarray, alpha: np.ndarray | None = None, bit_depth: int = 8) -> Path:
     """Write float pixels (H, W, 1|3) in [0, 1] (+ alpha) as an 8- or 16-bit PNG."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     array = pixels if pixels.ndim == 3 else pixels[:, :, None]
     if alpha is not None:
         array = np.concatenate([array, alpha[:, :, None]], axis=-1)
@@ -173,15 +172,13 @@ def write_png(path, pixels: np.ndarray, alpha: np.ndarray | None = None, bit_dep
     array = np.round(np.clip(array, 0, 1) * scale).astype(dtype)
     planes = array.shape[-1]
     if bit_depth == 8 or planes == 1:
-        Image.fromarray(array[..., 0] if planes == 1 else array).save(path)
-    else:
-        import png
+        image = Image.fromarray(array[..., 0] if planes == 1 else array)
+        return files.atomic_write(path, lambda f: image.save(f, format="PNG"))
+    import png
 
-        height, width = array.shape[:2]
-        writer = png.Writer(width, height, greyscale=planes in (1, 2), alpha=planes in (2, 4), bitdepth=16)
-        with open(path, "wb") as f:
-            writer.write(f, array.reshape(height, width * planes))
-    return path
+    height, width = array.shape[:2]
+    writer = png.Writer(width, height, greyscale=planes in (1, 2), alpha=planes in (2, 4), bitdepth=16)
+    return files.atomic_write(path, lambda f: writer.write(f, array.reshape(height, width * planes)))
 
 
 def restore_pixels(model: torch.nn.Module, pixels: np.ndarray, tile: int | None = 256, overlap: int = 32,

@@ -10,6 +10,7 @@ input is matched before anything is restored, so a missing or mis-sized referenc
 from __future__ import annotations
 
 import csv
+import io
 from pathlib import Path
 
 import numpy as np
@@ -96,15 +97,15 @@ class ReferenceScorer:
         return {k: float(np.mean([r[k] for r in self.rows])) for k in METRIC_COLUMNS[2:]} if self.rows else {}
 
     def write_csv(self, path) -> Path:
-        """One row per image, then a ``mean`` row."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=METRIC_COLUMNS)
-            writer.writeheader()
-            writer.writerows(self.rows)
-            writer.writerow({"image": "mean", "reference": "", **self.mean()})
-        return path
+        """One row per image, then a ``mean`` row (written atomically, ``exda_lite.files``)."""
+        from .. import files
+
+        text = io.StringIO()
+        writer = csv.DictWriter(text, fieldnames=METRIC_COLUMNS)
+        writer.writeheader()
+        writer.writerows(self.rows)
+        writer.writerow({"image": "mean", "reference": "", **self.mean()})
+        return files.write_text(path, text.getvalue())
 
 
 def scorer_for(files: list[Path], reference, protocol: str = "rgb", setting: str = "", border=None):
