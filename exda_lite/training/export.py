@@ -76,7 +76,18 @@ def unsupported_operator(error: Exception) -> str:
 
 
 def export_onnx(model: ExDA, path: Path, example: torch.Tensor) -> Path:
+    """Write the ONNX file in a temporary folder, then copy it over ``path`` atomically (``exda_lite.files``)."""
+    import tempfile
+
+    from .. import files
+
     require_onnx()
+    with tempfile.TemporaryDirectory() as folder:
+        written = onnx_to(model, Path(folder) / "model.onnx", example)
+        return files.write_bytes(path, written.read_bytes())
+
+
+def onnx_to(model: ExDA, path: Path, example: torch.Tensor) -> Path:
     dynamic = torch.export.Dim.DYNAMIC
     try:
         with warnings.catch_warnings():
@@ -100,8 +111,11 @@ def export_torchscript(model: ExDA, path: Path, example: torch.Tensor) -> Path:
         op = unsupported_operator(error)
         raise ExportError(f"TorchScript trace failed{f' at operator {op}' if op else ''}: "
                           f"{str(error).strip().splitlines()[-1][:200]}") from error
-    traced.save(str(path))
-    return path
+    from .. import files
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch marks torch.jit deprecated; the file still loads (C++ too)
+        return files.atomic_write(path, lambda f: torch.jit.save(traced, f))
 
 
 def run_exported(path: Path, fmt: str, x: torch.Tensor) -> torch.Tensor:
@@ -112,7 +126,8 @@ def run_exported(path: Path, fmt: str, x: torch.Tensor) -> torch.Tensor:
 
         session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
         return torch.from_numpy(session.run(None, {"image": x.numpy()})[0])
-    with torch.no_grad():
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
         return torch.jit.load(str(path), map_location="cpu")(x)
 
 
