@@ -44,6 +44,7 @@ def test_torchscript_matches_pytorch_at_two_sizes(name, tmp_path):
 def test_onnx_matches_pytorch_at_two_sizes(name, tmp_path):
     result = export_model(small(name), "onnx", tmp_path / f"{name}.onnx", check_sizes=SIZES)
     assert max(result["parity"].values()) <= 1e-4, result["parity"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"{name}.onnx"]  # one file, the weights inside
     import onnx
 
     graph = onnx.load(str(tmp_path / f"{name}.onnx")).graph

@@ -9,9 +9,10 @@ than the pad), so images need H, W >= 8; models with GST also need H, W >= 9 (th
 range; at 8 or less the latent level is one pixel and GST takes another branch).
 
 * **ONNX**: ``torch.onnx.export(..., dynamo=True)`` (torch.export, opset 18+) with dynamic H and W (and
-  batch); needs ``onnx`` and ``onnxscript`` (``pip install 'exda-lite[export]'``, which also brings
-  ``onnxruntime`` for the parity check). GST's pooling (``avg_pool2d`` with ``ceil_mode``), its spatial
-  softmax and bilinear upsampling, and the nonlinear value's grouped convolutions and GELU all export.
+  batch), one self-contained file (weights inside, ``external_data=False``; ONNX allows 2 GB). Needs ``onnx``
+  and ``onnxscript`` (``pip install 'exda-lite[export]'``, which also brings ``onnxruntime`` for the parity
+  check). GST's pooling (``avg_pool2d`` with ``ceil_mode``), its spatial softmax and bilinear upsampling, and
+  the nonlinear value's grouped convolutions and GELU all export.
 * **TorchScript**: ``torch.jit.trace``; the traced graph records the shape arithmetic, so it also runs at
   other sizes (torch marks ``torch.jit`` as deprecated in favour of torch.export, but it still loads in
   C++ with libtorch). Needs nothing beyond torch.
@@ -92,7 +93,7 @@ def onnx_to(model: ExDA, path: Path, example: torch.Tensor) -> Path:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            torch.onnx.export(PaddedExport(model).eval(), (example,), str(path), dynamo=True,
+            torch.onnx.export(PaddedExport(model).eval(), (example,), str(path), dynamo=True, external_data=False,
                               input_names=["image"], output_names=["restored"], optimize=False, verbose=False,
                               dynamic_shapes={"image": {0: dynamic, 2: dynamic, 3: dynamic}})
     except Exception as error:
