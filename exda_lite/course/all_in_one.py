@@ -62,7 +62,13 @@ def parameter_rules() -> dict:
         "SAMPLES_PER_DEGRADATION": positive_int, "DATA_ROOT": str, "OUT_DIR": str, "DEVICE": device_name,
         "SEED": non_negative_int, "RESUME": resume_value, "EVAL_CROP": non_negative_int,
         "MAX_EVAL_IMAGES": non_negative_int, "TILE": non_negative_int, "NUM_WORKERS": non_negative_int,
+        "PAIRS": pairs_value,
     }
+
+
+def pairs_value(value) -> bool:
+    """PAIRS: a list of ``NAME=DEGRADED_DIR:CLEAN_DIR[:REPEAT]`` texts, or one spec file name (``[]``: none)."""
+    return isinstance(value, str) or (isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value))
 
 
 def setup(namespace: dict) -> Run:
@@ -79,6 +85,7 @@ def setup(namespace: dict) -> Run:
         model=p["MODEL"], fourier_weight=p["FOURIER_WEIGHT"], lr=p["LR"], grad_clip=p["GRAD_CLIP"],
         epochs=p["EPOCHS"], max_steps=p["MAX_STEPS"], warmup_steps=p["WARMUP_STEPS"], device=p["DEVICE"],
         precision=p["PRECISION"], seed=p["SEED"],
+        pairs=(p["PAIRS"],) if isinstance(p["PAIRS"], str) and p["PAIRS"] else tuple(p["PAIRS"] or ()),
     )
     print("parameters OK | device:", device, "| smoke mode:", smoke_mode(), "| run folder:", run_dir)
     return Run(p, config, device, run_dir, demo, time.time())

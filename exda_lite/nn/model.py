@@ -108,7 +108,14 @@ class ExDA(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self.check_input(x)
         height, width = x.shape[-2:]
-        inp = pad_to_multiple(x)
+        return self.forward_padded(pad_to_multiple(x))[..., :height, :width]
+
+    def forward_padded(self, inp: torch.Tensor) -> torch.Tensor:
+        """The U-Net on an input whose H and W are already multiples of 8 (no checks, no crop).
+
+        ``forward`` pads, calls this and crops; the exporter (``exda_lite.training.export``) pads inside
+        the exported graph instead, with shape arithmetic that stays symbolic.
+        """
         skip1 = self.encoder1(self.embed(inp))                          # (B, C,  H,   W)
         skip2 = self.encoder2(self.down1_2(skip1))                      # (B, 2C, H/2, W/2)
         skip3 = self.encoder3(self.down2_3(skip2))                      # (B, 4C, H/4, W/4)
@@ -119,7 +126,7 @@ class ExDA(nn.Module):
         y = self.output(self.refinement(y))                             # (B, out, H, W)
         if self.config.global_residual and self.config.in_channels == self.config.out_channels:
             y = y + inp
-        return y[..., :height, :width]
+        return y
 
 
 def build_model(name: str = "exda_t", **overrides) -> ExDA:

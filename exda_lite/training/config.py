@@ -22,8 +22,11 @@ from dataclasses import asdict, dataclass, field, fields
 
 from ..nn.configs import CONFIGS
 
-SETTINGS = ("demo", "demo_medical", "3deg", "5deg", "cdd11", "allweather", "weatherbench", "medical")
-"""``demo``/``demo_medical``: offline scikit-image photos; the others: the paper's six benchmarks (Tables 1-6)."""
+SETTINGS = ("demo", "demo_medical", "3deg", "5deg", "cdd11", "allweather", "weatherbench", "medical", "pairs")
+"""``demo``/``demo_medical``: offline scikit-image photos; ``pairs``: your own degraded/clean folders
+(``--pairs``, ``exda_lite.data.pairs``); the others: the paper's six benchmarks (Tables 1-6)."""
+OWN_DATA_SETTINGS = ("demo", "demo_medical", "pairs")
+"""Settings with no paper row: no recipe departures or paper choices are printed for them."""
 PRECISIONS = ("fp32", "bf16", "fp16")
 
 PAPER_RECIPE = {
@@ -80,6 +83,7 @@ class TrainConfig:
     batch_size: int = 32  # global batch (App. A.2: 32), split over processes under torchrun
     num_workers: int = 0  # DataLoader worker processes
     samples_per_degradation: int = 200  # demo settings only: epoch length per degradation
+    pairs: tuple = ()  # setting pairs: NAME=DEGRADED_DIR:CLEAN_DIR[:REPEAT] ... or one spec.json (README)
     val_crop: int = 128  # centre crop of the held-out images for validation (0: full images)
     val_images: int = 20  # paper settings: images per task held out of the *training* folders for validation
     val_seed: int = 0  # which images are held out (fixed, independent of seed)
@@ -127,6 +131,10 @@ class TrainConfig:
     def validate(self) -> None:
         """Clear errors for invalid values (called on construction)."""
         problems = []
+        self.pairs = tuple(str(p) for p in self.pairs)
+        if (self.setting == "pairs") != bool(self.pairs):
+            problems.append(f"pairs={list(self.pairs)} with setting={self.setting!r} (setting pairs needs "
+                            "pairs=NAME=DEGRADED_DIR:CLEAN_DIR ..., and only setting pairs takes them)")
         if self.setting not in SETTINGS:
             problems.append(f"setting={self.setting!r} (choose from {', '.join(SETTINGS)})")
         if self.model not in CONFIGS:
@@ -165,7 +173,7 @@ class TrainConfig:
 
     def recipe_differences(self) -> list[str]:
         """Where this run departs from the paper's recipe for its setting (empty for the demo settings)."""
-        if self.setting.startswith("demo"):
+        if self.setting in OWN_DATA_SETTINGS:
             return []
         diffs = [f"{name}={getattr(self, name)!r} (paper: {value!r})"
                  for name, value in PAPER_RECIPE["common"].items() if getattr(self, name) != value]
@@ -180,7 +188,7 @@ class TrainConfig:
 
     def our_choices(self) -> list[str]:
         """What the paper does not state and this run decides (printed at the start of every paper run)."""
-        if self.setting.startswith("demo"):
+        if self.setting in OWN_DATA_SETTINGS:
             return []
         notes = [f"{name}={getattr(self, name)!r}: " + (why if getattr(self, name) == value else "changed by you")
                  for name, (value, why) in OUR_CHOICES.items()]
@@ -194,7 +202,7 @@ class TrainConfig:
 
 
 # Fields that fix the data order and the objective: a resumed run must keep them.
-RESUME_MUST_MATCH = ("setting", "accumulate", "val_images", "val_seed", "patch_size", "batch_size", "seed", "samples_per_degradation", "fourier_weight")
+RESUME_MUST_MATCH = ("setting", "pairs", "accumulate", "val_images", "val_seed", "patch_size", "batch_size", "seed", "samples_per_degradation", "fourier_weight")
 
 
 def config_from_dict(values: dict) -> TrainConfig:

@@ -28,6 +28,7 @@ The "Average" column is the mean of the per-benchmark means, as in the paper.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Callable
 
@@ -36,6 +37,7 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
+from ..data.mixtures import MixedDegradations, parse_mix
 from .metrics import SSIM_WINDOW, evaluate_pair
 from .tiling import tiled_forward
 
@@ -67,7 +69,10 @@ PAPER_TABLE = {"3deg": 1, "5deg": 2, "cdd11": 3, "allweather": 4, "weatherbench"
 PROTOCOLS = {  # setting -> (y_channel, border) of the "paper" protocol
     "3deg": (False, 0), "5deg": (False, 0), "cdd11": (False, 0), "medical": (False, 0),
     "allweather": (True, 0), "weatherbench": (True, 4), "demo": (False, 0), "demo_medical": (False, 0),
+    "pairs": (False, 0),
 }
+MIX_PREFIX = "mix "
+"""Columns of mixed degradations (``--mix noise+rain``) are named ``mix noise+rain``; not in the Average."""
 
 CDD11_COLUMNS = {"low": "L", "haze": "H", "rain": "R", "snow": "S", "low_haze": "L+H", "low_rain": "L+R",
                  "low_snow": "L+S", "haze_rain": "H+R", "haze_snow": "H+S", "low_haze_rain": "L+H+R",
@@ -83,10 +88,44 @@ class Benchmark:
     label: int | None = None  # keep only items with this label (the demo set holds all degradations at once)
 
 
-def benchmarks(setting: str, demo_crop: int = 0) -> list[Benchmark]:
-    """The test sets of a setting, in the column order of the paper's table."""
+def benchmarks(setting: str, demo_crop: int = 0, pairs=(), mix=()) -> list[Benchmark]:
+    """The test sets of a setting, in the column order of the paper's table.
+
+    ``pairs``: the ``--pairs`` of setting "pairs" (one column per task). ``mix``: mixtures such as
+    ``"noise+rain"``, one more column each, made from the clean images of the other columns.
+    """
+    regular = setting_benchmarks(setting, demo_crop, pairs)
+    return regular + [Benchmark(MIX_PREFIX + "+".join(parse_mix(m)), partial(mixed_set, regular, m))
+                      for m in mix]
+
+
+def mixed_set(regular: list[Benchmark], mix: str, root):
+    """The clean images of every benchmark in ``regular`` (each once), degraded by ``mix``."""
+    sources, names, seen = [], [], set()
+    for bench in regular:
+        dataset = bench.make(root)
+        for index in benchmark_indices(bench, dataset):
+            key = dataset.samples[index].clean if hasattr(dataset, "samples") else item_name(dataset, index)
+            if key not in seen:
+                seen.add(key)
+                sources.append((dataset, index))
+                names.append(item_name(dataset, index))
+    return MixedDegradations(sources, mix, names=names)
+
+
+def setting_benchmarks(setting: str, demo_crop: int = 0, pairs=()) -> list[Benchmark]:
     from ..data import datasets, demo_data
 
+    if setting == "pairs":
+        from ..data.pairs import FolderPairs, parse_pairs
+
+        shared = {}
+
+        def pair_set(root):
+            if "set" not in shared:
+                shared["set"] = FolderPairs(pairs, "test")
+            return shared["set"]
+        return [Benchmark(task.name, pair_set, label) for label, task in enumerate(parse_pairs(pairs, "test"))]
     if setting in ("demo", "demo_medical"):
         medical = setting == "demo_medical"
         degradations = demo_data.MEDICAL_DEGRADATIONS if medical else demo_data.DEMO_DEGRADATIONS
@@ -154,19 +193,22 @@ def benchmark_indices(bench: Benchmark, dataset) -> list[int]:
     """The items of ``dataset`` that belong to ``bench`` (all of them, or those with its label)."""
     if bench.label is None:
         return list(range(len(dataset)))
+    if hasattr(dataset, "samples"):  # your own pairs: the items of the column's task
+        return [i for i, s in enumerate(dataset.samples) if dataset.tasks.index(s.task) == bench.label]
     per_label = len(getattr(dataset, "degradations", [None]))
     return [i for i in range(len(dataset)) if i % per_label == bench.label]
 
 
-def example_items(setting: str, data_root=None, demo_crop: int = 0,
-                  photo: int | None = None) -> list[tuple[str, str, torch.Tensor, torch.Tensor]]:
+def example_items(setting: str, data_root=None, demo_crop: int = 0, photo: int | None = None,
+                  pairs=()) -> list[tuple[str, str, torch.Tensor, torch.Tensor]]:
     """One test pair per benchmark, ``(column, image name, degraded, clean)``, for before/after figures.
 
     The demo settings cycle through the held-out photos, so every photo appears, or use photo number
-    ``photo`` for every degradation. The other settings show each benchmark's first image.
+    ``photo`` for every degradation. The other settings show each benchmark's first image (``pairs``:
+    the tasks of setting "pairs").
     """
     items = []
-    for k, bench in enumerate(benchmarks(setting, demo_crop)):
+    for k, bench in enumerate(benchmarks(setting, demo_crop, pairs)):
         dataset = bench.make(data_root)
         indices = benchmark_indices(bench, dataset)
         if bench.label is None:
@@ -200,7 +242,7 @@ class EvalResult:
 @torch.no_grad()
 def evaluate(model: torch.nn.Module, setting: str, data_root=None, protocol: str = "paper",
              tile: int | None = None, overlap: int = 32, save_dir=None, max_images: int = 0, demo_crop: int = 0,
-             precision: str = "fp32", progress: bool = True) -> EvalResult:
+             precision: str = "fp32", progress: bool = True, pairs=(), mix=(), border: int | None = None) -> EvalResult:
     """Evaluate ``model`` on every test set of ``setting``.
 
     Args:
@@ -214,17 +256,21 @@ def evaluate(model: torch.nn.Module, setting: str, data_root=None, protocol: str
         max_images: > 0: only the first N images of each benchmark (a quick look; marked partial).
         demo_crop: demo settings: centre crop of the held-out photos (0: full photos).
         precision: "fp32", "bf16" or "fp16" autocast.
+        pairs: setting "pairs": the ``--pairs`` tasks (``exda_lite.data.pairs``).
+        mix: mixtures such as ``"noise+rain"`` (``exda_lite.data.mixtures``), one extra column each.
+        border: pixels cropped at each side before scoring (None: the protocol's).
     """
     from .restore import write_png
 
-    y_channel, border = protocol_of(setting, protocol)
+    y_channel, protocol_border = protocol_of(setting, protocol)
+    border = protocol_border if border is None else int(border)
     ssim = SSIM_WINDOW.get(setting, "uniform") if protocol == "paper" else "uniform"
     device = next(model.parameters()).device
     dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
     was_training = model.training
     model.eval()
     rows, partial = [], False
-    for bench in benchmarks(setting, demo_crop):
+    for bench in benchmarks(setting, demo_crop, pairs, mix):
         dataset = bench.make(data_root)
         indices = benchmark_indices(bench, dataset)
         if max_images and len(indices) > max_images:
@@ -249,11 +295,13 @@ def evaluate(model: torch.nn.Module, setting: str, data_root=None, protocol: str
 
 def paper_table(per_image: pd.DataFrame, setting: str) -> pd.DataFrame:
     """Rows: degraded input, ours, ExDA (paper); columns: (benchmark, PSNR/SSIM) in the paper's order + Average."""
-    order = list(dict.fromkeys(per_image["benchmark"]))
+    everything = list(dict.fromkeys(per_image["benchmark"]))
+    order = [n for n in everything if not n.startswith(MIX_PREFIX)]
+    mixes = [n for n in everything if n.startswith(MIX_PREFIX)]
     means = per_image.groupby("benchmark", sort=False)[["psnr", "ssim", "psnr_input", "ssim_input"]].mean()
-    columns = pd.MultiIndex.from_product([order + ["Average"], ["PSNR", "SSIM"]])
+    columns = pd.MultiIndex.from_product([order + ["Average"] + mixes, ["PSNR", "SSIM"]])
     table = pd.DataFrame(index=["degraded input", "ours (this run)"], columns=columns, dtype=float)
-    for name in order:
+    for name in order + mixes:
         table.loc["ours (this run)", (name, "PSNR")] = means.loc[name, "psnr"]
         table.loc["ours (this run)", (name, "SSIM")] = means.loc[name, "ssim"]
         table.loc["degraded input", (name, "PSNR")] = means.loc[name, "psnr_input"]

@@ -36,6 +36,10 @@ def setting_datasets(config: TrainConfig) -> tuple[Dataset, Dataset | None]:
         val_set = demo_data.DemoAllInOneTest(degradations, crop=config.val_crop or None, channels=config.channels)
         return train_set, val_set
     common = {"patch_size": config.patch_size, "seed": config.seed}
+    if config.setting == "pairs":  # your own folders, every pair checked first (exda_lite.data.pairs)
+        from ..data.pairs import FolderPairs
+
+        return FolderPairs(config.pairs, "train", channels=config.channels, **common), None
     if config.setting in ("3deg", "5deg"):
         return datasets.AllInOneTrain(root, setting=config.setting, **common), None
     if config.setting == "cdd11":

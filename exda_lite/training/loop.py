@@ -41,7 +41,7 @@ from tqdm.auto import tqdm
 from ..nn.model import build_model
 from ..utils import count_parameters, seed_everything
 from .checkpoints import resume_or_initialise, save_best, save_snapshot, save_training_state
-from .config import TrainConfig, recipe_row
+from .config import OWN_DATA_SETTINGS, TrainConfig, recipe_row
 from .distributed import DistContext, setup_distributed
 from .loaders import SkipSampler, build_datasets
 from .logs import RunLogs, peak_memory_gb
@@ -222,7 +222,7 @@ def announce(run: Run) -> None:
     config, say = run.config, run.say
     if config.fourier_weight == 0:
         say("note: fourier_weight=0 -- the Fourier term of Eq. 4 is OFF (L1 only)")
-    if config.filled_from_recipe and not config.setting.startswith("demo"):
+    if config.filled_from_recipe and config.setting not in OWN_DATA_SETTINGS:
         say(f"recipe: {', '.join(f'{k}={getattr(config, k)!r}' for k in config.filled_from_recipe)} from the "
             f"paper ({recipe_row(config.setting)[3]})")
     for difference in config.recipe_differences():

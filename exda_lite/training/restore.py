@@ -227,8 +227,12 @@ def output_path_for(source: Path, output: Path | None, single: bool) -> Path:
 
 
 def restore_files(model: torch.nn.Module, inputs, output=None, tile: int | None = 256, overlap: int = 32,
-                  precision: str = "fp32", log=print) -> list[dict]:
-    """Restore every input image; a file that fails is reported and skipped. Returns one dict per file."""
+                  precision: str = "fp32", log=print, measure=None) -> list[dict]:
+    """Restore every input image; a file that fails is reported and skipped. Returns one dict per file.
+
+    ``measure(image, restored_pixels) -> dict`` (e.g. ``scoring.ReferenceScorer``): its metrics join the
+    file's report and its log line.
+    """
     files = collect_inputs(inputs)
     if not files:
         raise FileNotFoundError(f"no image files ({', '.join(IMAGE_SUFFIXES)}) in {list(map(str, inputs))}")
@@ -250,9 +254,12 @@ def restore_files(model: torch.nn.Module, inputs, output=None, tile: int | None 
         write_png(destination, restored, image.alpha, image.bit_depth)
         notes = "; ".join(n for n in (image.note, note, "alpha kept" if image.alpha is not None else "") if n)
         height, width = image.pixels.shape[:2]
+        scores = measure(image, restored) if measure is not None else {}
         report.append({"input": str(source), "output": str(destination), "size": [height, width],
-                       "bit_depth": image.bit_depth, "note": notes})
-        log(f"✓ {source} ({width}x{height}, {image.bit_depth}-bit) -> {destination}" + (f"  [{notes}]" if notes else ""))
+                       "bit_depth": image.bit_depth, "note": notes, **scores})
+        log(f"✓ {source} ({width}x{height}, {image.bit_depth}-bit) -> {destination}" + (f"  [{notes}]" if notes else "")
+            + (f"  PSNR {scores['psnr']:.2f} dB, SSIM {scores['ssim']:.4f} (input {scores['psnr_input']:.2f} dB, "
+               f"{scores['ssim_input']:.4f})" if "psnr" in scores else ""))
     return report
 
 
