@@ -43,6 +43,11 @@ curve, little blur, little noise, fine quantisation. Here a pointwise inverse cl
 per-signal affine fit (see :mod:`exda_lite.data.oracles`); on the Fig. 3a degradation above it does not
 (the noise and quantisation floor hides the curve)."""
 
+SPECS = {"tone": TONE, "fig3a": SyntheticDegradation()}
+"""The course's two readings of Sec. 3.2's synthetic function, by name. ``"tone"`` is the default of notebook 02
+and of the ``span_synthetic`` reference: its response curve is strong enough that undoing it matters.
+``"fig3a"`` is our first choice of ranges, where blur, noise and 16-64 quantisation levels hide the curve."""
+
 
 def clean_signals(n: int, length: int, rng: np.random.Generator) -> np.ndarray:
     """(n, length) smooth signals with one sharp step, scaled to [0.05, 0.95]."""

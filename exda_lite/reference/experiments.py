@@ -180,13 +180,10 @@ def restoration_task(settings: dict) -> dict:
                      test_crop=64, seed=0)
 
 
-SPECS = {"fig3a": synthetic.SyntheticDegradation(), "tone": synthetic.TONE}
-
-
 def synthetic_task(settings: dict) -> dict:
     return synthetic.make_synthetic_task(n_train=settings["n_train"], n_test=settings["n_test"],
                                          length=settings["length"], seed=0,
-                                         spec=SPECS[settings.get("degradation", "fig3a")], with_gamma=True)
+                                         spec=synthetic.SPECS[settings.get("degradation", "fig3a")], with_gamma=True)
 
 
 def digits_task(settings: dict) -> dict:
@@ -210,9 +207,10 @@ def describe_toy_task(make_task: Callable[[dict], dict]) -> Callable[[dict], dic
 EXPERIMENTS: dict[str, Experiment] = {
     "span_synthetic": Experiment(
         "span_synthetic", "Fig. 3a: linear vs nonlinear (pre-aggregation) vs post-aggregation values on the "
-        "synthetic multi-faceted degradation; attention-only toy network, 2 blocks, 16 channels",
+        "synthetic multi-faceted degradation (tone-curve ranges, where undoing the curve matters); attention-only toy "
+        "network, 2 blocks, 16 channels",
         "02_span_limitation_synthetic", ("linear", "nonlinear", "post"), "nonlinear", "test_mse", 5000,
-        {"n_train": 16384, "n_test": 512, "length": 64, "degradation": "fig3a", "channels": 16, "blocks": 2, "heads": 1,
+        {"n_train": 16384, "n_test": 512, "length": 64, "degradation": "tone", "channels": 16, "blocks": 2, "heads": 1,
          "norm": False,
          "ffn": False, "batch_size": 32, "lr": 1e-2},
         make_task=synthetic_task, make_model=toy_model, describe_task=describe_toy_task(synthetic_task)),
