@@ -21,7 +21,7 @@ from __future__ import annotations
 import torch
 
 
-def psnr_per_sample(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+def _psnr_per_sample(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """PSNR (dB, data range 1, both clipped to [0, 1]) of each sample of (N, ...) tensors -> (N,)."""
     mse = (pred.clamp(0, 1) - target.clamp(0, 1)).pow(2).flatten(1).mean(dim=1)
     return 10 * torch.log10(1.0 / mse.clamp_min(1e-12))
@@ -48,7 +48,7 @@ def oracles(task: dict) -> dict[str, dict[str, float]]:
     clean, degraded = task["test_clean"], task["test_degraded"]
     outputs = {"identity": degraded, "affine": affine_fit(degraded, clean),
                "pointwise_inverse": pointwise_inverse(degraded, task["test_gamma"])}
-    return {name: {"mse": float((out - clean).pow(2).mean()), "psnr": float(psnr_per_sample(out, clean).mean())}
+    return {name: {"mse": float((out - clean).pow(2).mean()), "psnr": float(_psnr_per_sample(out, clean).mean())}
             for name, out in outputs.items()}
 
 
