@@ -205,3 +205,17 @@ def test_pilot_seeds_are_summarised_apart_and_never_pooled(tmp_path):
     assert summary["pilot"]["seeds"] == [100, 101]
     assert summary["pilot"]["comparisons"]["gst_rms_minus_mdta"]["seeds"] == [100, 101]
     assert "gst_mechanism" not in [n for n, x in experiments.EXPERIMENTS.items() if x.in_default_run]
+
+
+def test_fig5_pool_pilot_reports_the_seeds_a_03_db_interval_needs(tmp_path):
+    import dataclasses
+
+    e = dataclasses.replace(experiments.EXPERIMENTS["fig5_pool"], describe_task=None)
+    for seed in (100, 101, 102):
+        for arm in e.arms:
+            fake_run(tmp_path, e.name, arm, seed, 25.0 + (0.4 if arm == "both" else 0) + 0.2 * (seed - 100) ** 2,
+                     e.settings)
+    power = runner.summarise(e, tmp_path)["pilot"]["power"]
+    assert set(power) == {"nonlinear_value_minus_baseline", "gst_minus_baseline", "both_minus_baseline"}
+    assert power["both_minus_baseline"]["seeds_needed"] == 5  # sd 0 -> the minimum
+    assert "fig5_pool" not in [n for n, x in experiments.EXPERIMENTS.items() if x.in_default_run]

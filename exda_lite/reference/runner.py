@@ -28,7 +28,7 @@ import torch
 from .. import files
 from ..training.preemption import EXIT_PREEMPTED, Preempted, stop_on_signals
 from .experiments import EXPERIMENTS, Experiment, final_metric, train_arm
-from .stats import paired_ci, verdict
+from .stats import paired_ci, power_table, verdict
 
 ANALYSIS = "awareness"  # an analysis of the fig5 runs' weights (exda_lite.reference.awareness)
 
@@ -36,6 +36,8 @@ CONVERGENCE = {
     "test_mse": ("relative", 0.01, "the held-out MSE moved by less than 1 % over the last 20 % of steps"),
     "test_psnr": ("absolute", 0.05, "the held-out PSNR moved by less than 0.05 dB over the last 20 % of steps"),
 }
+POWER_HALFWIDTH_DB = 0.3
+"""The 95 % CI half-width (dB) a restoration comparison must reach (issue 22); a pilot says how many seeds it takes."""
 
 
 def convergence(history: list[dict], metric: str) -> dict:
@@ -238,6 +240,8 @@ def summarise(experiment: Experiment, out: Path, device: str = "cpu") -> dict:
     if any(pilot.values()):  # reported, never pooled with the confirmatory seeds (PREREGISTRATION.md)
         summary["pilot"] = {"seeds": sorted({s for by_seed in pilot.values() for s in by_seed}),
                             "comparisons": compare(experiment, pilot),
+                            **({"power": power_table(compare(experiment, pilot), POWER_HALFWIDTH_DB)}
+                               if experiment.metric == "test_psnr" else {}),
                             "finals": {arm: {str(s): r["final"] for s, r in sorted(by_seed.items())}
                                        for arm, by_seed in pilot.items() if by_seed}}
     if skipped:

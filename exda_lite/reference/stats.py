@@ -56,3 +56,25 @@ def holm(pvalues) -> list[float]:
         running = max(running, min(1.0, (m - i) * p[index]))
         adjusted[index] = running
     return adjusted.tolist()
+
+
+def seeds_for_halfwidth(sd: float, halfwidth: float, minimum: int = 5, cap: int = 200) -> int | None:
+    """The smallest n >= ``minimum`` with t(0.975, n-1) * sd / sqrt(n) <= ``halfwidth`` (None above ``cap``):
+    how many paired seeds a 95 % interval of that half-width needs, given the pilot's sd of the differences."""
+    if not math.isfinite(sd):
+        return None
+    for n in range(max(2, minimum), cap + 1):
+        if float(stats.t.ppf(0.975, n - 1)) * sd / math.sqrt(n) <= halfwidth:
+            return n
+    return None
+
+
+def power_table(comparisons: dict, halfwidth: float = 0.3) -> dict:
+    """comparison -> {sd, halfwidth_now, seeds_needed}: the power analysis of a pilot's paired comparisons."""
+    table = {}
+    for key, c in comparisons.items():
+        sd = c.get("sd", math.nan)
+        now = (c["high"] - c["low"]) / 2 if math.isfinite(c.get("low", math.nan)) else math.nan
+        table[key] = {"sd": sd, "n": c["n"], "halfwidth_now": now, "target_halfwidth": halfwidth,
+                      "seeds_needed": seeds_for_halfwidth(sd, halfwidth)}
+    return table
