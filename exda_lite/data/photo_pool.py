@@ -15,7 +15,7 @@ sd of about 1 dB (issue 22). This task removes the sources of that spread that a
   sample in the training loop).
 * **A fixed test set from photos never trained on**: scikit-image's chelsea, rocket and camera and
   scikit-learn's two sample photos (china, flower), ``n_test`` crops spread evenly over the
-  degradations.
+  degradations, of side ``test_patch`` (default: ``patch``).
 
 Shapes: ``train_degraded``/``train_clean`` (n_train, 3, patch, patch), the same for ``test_*``;
 ``*_labels`` index into ``degradations``.
@@ -90,14 +90,14 @@ def crops(versions, count: int, size: int, seed: int, augment: bool) -> dict[str
 
 
 def make_pool_task(n_train: int = 12288, n_test: int = 500, patch: int = 32, realisations: int = 4,
-                   degradations=POOL_DEGRADATIONS, seed: int = 0) -> dict:
+                   degradations=POOL_DEGRADATIONS, seed: int = 0, test_patch: int | None = None) -> dict:
     """The task as tensors for ``toy.train_toy``, plus ``info`` (photos, counts) for the reference JSON."""
     if n_test < len(degradations) or n_train < 1:
         raise ValueError(f"need n_train >= 1 and n_test >= {len(degradations)}, got {n_train}, {n_test}")
     train_versions = list(degraded_versions(TRAIN_PHOTOS, degradations, realisations, seed))
     test_versions = list(degraded_versions(POOL_TEST_PHOTOS, degradations, 2, seed + 10_000))
     train = crops(train_versions, n_train, patch, seed, augment=True)
-    test = crops(test_versions, n_test, patch, seed + 1, augment=False)
+    test = crops(test_versions, n_test, test_patch or patch, seed + 1, augment=False)
     task = {f"{split}_{key}": value for split, part in (("train", train), ("test", test))
             for key, value in part.items()}
     task["info"] = {"source": "photo_pool", "train_photos": list(TRAIN_PHOTOS),

@@ -111,6 +111,7 @@ def analyse(folder, seeds=None) -> dict:
     summary = {
         "experiment": NAME, "description": DESCRIPTION, "notebook": "08_degradation_awareness", "metric": "nmi",
         "control": "baseline", "arms": list(runs), "source": SOURCE, "embedding": EMBEDDING,
+        "settings": EXPERIMENTS[SOURCE].settings,  # the network and budget of the weights analysed
         "command": f"python -m exda_lite.reference run {NAME} --seeds " + " ".join(map(str, seed_list)),
         "commit": git_commit(), "environment": environment("cpu"), "train_seconds": round(time.time() - start, 1),
         "convergence_rule": "that of the fig5 runs the weights come from (" + SOURCE + ".json)",

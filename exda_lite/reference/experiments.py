@@ -182,7 +182,7 @@ def restoration_task(settings: dict) -> dict:
 
 def pool_task(settings: dict) -> dict:
     return photo_pool.make_pool_task(n_train=settings["n_train"], n_test=settings["n_test"], patch=settings["patch"],
-                                     realisations=settings["realisations"])
+                                     realisations=settings["realisations"], test_patch=settings["test_patch"])
 
 
 def describe_pool_task(settings: dict) -> dict:
@@ -277,10 +277,10 @@ EXPERIMENTS: dict[str, Experiment] = {
     "fig5_pool": Experiment(
         "fig5_pool", "Fig. 5 ablation, powered (reference/PREREGISTRATION_RESTORATION.md): baseline, + nonlinear value, "
         "+ GST, both; tiny restorer (32 channels, 2 blocks) trained on a pool of 12,288 crops of whole degraded "
-        "photos (every degradation varied within an invertible range), EMA weights scored on 500 test crops of five "
+        "photos (every degradation varied within an invertible range), EMA weights scored on 500 48x48 test crops of five "
         "photos never trained on", "09_ablations_and_efficiency", tuple(FIG5_ARMS), "baseline", "test_psnr", 3000,
-        {"task": "photo_pool", "n_train": 12288, "n_test": 500, "patch": 32, "realisations": 4, "channels": 32,
-         "blocks": 2, "heads": 1, "batch_size": 8, "lr": 2e-3, "ema": 0.999, "evals": 10},
+        {"task": "photo_pool", "n_train": 12288, "n_test": 500, "patch": 32, "test_patch": 48, "realisations": 4,
+         "channels": 32, "blocks": 2, "heads": 1, "batch_size": 8, "lr": 2e-3, "ema": 0.999, "evals": 10},
         make_task=pool_task, make_model=fig5_model, keep_weights=True, describe_task=describe_pool_task,
         pilot_seeds=(100, 101, 102), in_default_run=False),
     "gst_mechanism": Experiment(

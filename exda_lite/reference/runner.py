@@ -76,7 +76,8 @@ def write_json(path: Path, data: dict) -> None:
     files.write_json(path, data, indent=1)
 
 
-def run_experiment(experiment: Experiment, seeds, device: str, out: Path, progress: bool = True) -> dict:
+def run_experiment(experiment: Experiment, seeds, device: str, out: Path, progress: bool = True,
+                   arms=None) -> dict:
     """Train every missing (arm, seed) of ``experiment``, then write ``<name>.json``; return it.
 
     An arm listed in ``experiment.shared`` is the same run as another experiment's arm (same model,
@@ -85,7 +86,7 @@ def run_experiment(experiment: Experiment, seeds, device: str, out: Path, progre
     """
     task = None
     for seed in seeds:
-        for arm in experiment.arms:
+        for arm in (a for a in experiment.arms if arms is None or a in arms):
             owner, owner_arm = experiment.shared.get(arm, (experiment.name, arm))
             owner_exp = experiment if owner == experiment.name else EXPERIMENTS[owner]  # a misspelt owner is a KeyError
             path = run_file(out, owner, owner_arm, seed)
@@ -262,6 +263,8 @@ def parser():
     run.add_argument("--device", default="cpu")
     run.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     run.add_argument("--out", default=str(default_out()))
+    run.add_argument("--arms", nargs="+", default=None,
+                     help="train only these arms (e.g. to rerun one seed of one arm into another --out and compare)")
     run.add_argument("--no-progress", action="store_true")
     sub.add_parser("list", help="the experiments and what each compares")
     demo = sub.add_parser("demo-weights", help="train exda_nano on the demo set and install it in exda_lite/weights")
@@ -295,7 +298,7 @@ def main(argv=None) -> int:
 
         for name, e in EXPERIMENTS.items():
             protocol = "" if e.in_default_run else (f"; not in the default run: pilot seeds "
-                                                    f"{' '.join(map(str, e.pilot_seeds))} first, see reference/PREREGISTRATION.md")
+                                                    f"{' '.join(map(str, e.pilot_seeds))} first, see its pre-registration")
             print(f"{name:16s} {e.description} [{', '.join(e.arms)}; {e.steps} steps on CPU{protocol}]")
         print(f"{ANALYSIS:16s} {DESCRIPTION} [no training of its own]")
         return 0
@@ -304,6 +307,10 @@ def main(argv=None) -> int:
     unknown = [n for n in args.names if n not in names]
     if unknown:
         print(f"error: unknown experiment(s) {unknown}; choose from {names}", file=sys.stderr)
+        return 2
+    wrong_arms = sorted(set(args.arms or ()) - {a for n in args.names if n in EXPERIMENTS for a in EXPERIMENTS[n].arms})
+    if wrong_arms:
+        print(f"error: no experiment named here has the arm(s) {wrong_arms}", file=sys.stderr)
         return 2
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -315,7 +322,7 @@ def main(argv=None) -> int:
             summary = analyse(Path(args.out), seeds=set(args.seeds))
         else:
             summary = run_experiment(EXPERIMENTS[name], args.seeds, args.device, Path(args.out),
-                                     progress=not args.no_progress)
+                                     progress=not args.no_progress, arms=args.arms)
         for comparison in summary["comparisons"].values():
             print(comparison["text"])
     return 0
