@@ -275,10 +275,11 @@ EXPERIMENTS: dict[str, Experiment] = {
         expected=-1, make_task=restoration_task, make_model=table7_model,
         shared={"residual_gelu": ("fig5", "both")}),
     "fig5_pool": Experiment(
-        "fig5_pool", "Fig. 5 ablation, powered (reference/PREREGISTRATION_RESTORATION.md): baseline, + nonlinear value, "
-        "+ GST, both; tiny restorer (32 channels, 2 blocks) trained on a pool of 12,288 crops of whole degraded "
-        "photos (every degradation varied within an invertible range), EMA weights scored on 500 48x48 test crops of five "
-        "photos never trained on", "09_ablations_and_efficiency", tuple(FIG5_ARMS), "baseline", "test_psnr", 3000,
+        "fig5_pool", "Fig. 5 ablation, powered (reference/PREREGISTRATION_RESTORATION.md): baseline, + nonlinear "
+        "value, + GST, both; tiny restorer (32 channels, 2 blocks) trained on a pool of 12,288 crops of whole "
+        "degraded photos (every degradation varied within an invertible range), EMA weights scored on 500 48x48 "
+        "test crops of five photos never trained on", "09_ablations_and_efficiency", tuple(FIG5_ARMS), "baseline",
+        "test_psnr", 3000,
         {"task": "photo_pool", "n_train": 12288, "n_test": 500, "patch": 32, "test_patch": 48, "realisations": 4,
          "channels": 32, "blocks": 2, "heads": 1, "batch_size": 8, "lr": 2e-3, "ema": 0.999, "evals": 10},
         make_task=pool_task, make_model=fig5_model, keep_weights=True, describe_task=describe_pool_task,

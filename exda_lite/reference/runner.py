@@ -297,8 +297,9 @@ def main(argv=None) -> int:
         from .awareness import DESCRIPTION
 
         for name, e in EXPERIMENTS.items():
-            protocol = "" if e.in_default_run else (f"; not in the default run: pilot seeds "
-                                                    f"{' '.join(map(str, e.pilot_seeds))} first, see its pre-registration")
+            seeds = " ".join(map(str, e.pilot_seeds))
+            protocol = ("" if e.in_default_run
+                        else f"; not in the default run: pilot seeds {seeds} first, see its pre-registration")
             print(f"{name:16s} {e.description} [{', '.join(e.arms)}; {e.steps} steps on CPU{protocol}]")
         print(f"{ANALYSIS:16s} {DESCRIPTION} [no training of its own]")
         return 0
