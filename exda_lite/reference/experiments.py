@@ -182,7 +182,8 @@ def restoration_task(settings: dict) -> dict:
 
 def pool_task(settings: dict) -> dict:
     return photo_pool.make_pool_task(n_train=settings["n_train"], n_test=settings["n_test"], patch=settings["patch"],
-                                     realisations=settings["realisations"], test_patch=settings["test_patch"])
+                                     realisations=settings["realisations"], test_patch=settings["test_patch"],
+                                     test_min_std=settings["test_min_std"])
 
 
 def describe_pool_task(settings: dict) -> dict:
@@ -280,8 +281,9 @@ EXPERIMENTS: dict[str, Experiment] = {
         "degraded photos (every degradation varied within an invertible range), EMA weights scored on 500 48x48 "
         "test crops of five photos never trained on", "09_ablations_and_efficiency", tuple(FIG5_ARMS), "baseline",
         "test_psnr", 3000,
-        {"task": "photo_pool", "n_train": 12288, "n_test": 500, "patch": 32, "test_patch": 48, "realisations": 4,
-         "channels": 32, "blocks": 2, "heads": 1, "batch_size": 8, "lr": 2e-3, "ema": 0.999, "evals": 10},
+        {"task": "photo_pool", "n_train": 12288, "n_test": 500, "patch": 32, "test_patch": 48, "test_min_std": 0.05,
+         "realisations": 4, "channels": 32, "blocks": 2, "heads": 1, "batch_size": 16, "lr": 3e-3, "ema": 0.999,
+         "evals": 10},
         make_task=pool_task, make_model=fig5_model, keep_weights=True, describe_task=describe_pool_task,
         pilot_seeds=(100, 101, 102), in_default_run=False),
     "gst_mechanism": Experiment(

@@ -28,6 +28,7 @@ import torch
 from .. import files
 from ..training.preemption import EXIT_PREEMPTED, Preempted, stop_on_signals
 from .experiments import EXPERIMENTS, Experiment, final_metric, train_arm
+from .breakdown import per_degradation
 from .stats import paired_ci, power_table, verdict
 
 ANALYSIS = "awareness"  # an analysis of the fig5 runs' weights (exda_lite.reference.awareness)
@@ -236,10 +237,14 @@ def summarise(experiment: Experiment, out: Path, device: str = "cpu") -> dict:
     }
     if experiment.describe_task is not None:
         summary["data"] = experiment.describe_task(experiment.settings)
+    if (labelled := per_degradation(experiment, runs, out)) is not None:
+        summary["per_degradation"] = labelled
     if experiment.pairs and all("." in arm for arm in experiment.arms):
         summary["rungs"] = ladder(experiment, runs, comparisons)
     if any(pilot.values()):  # reported, never pooled with the confirmatory seeds (PREREGISTRATION.md)
-        summary["pilot"] = {"seeds": sorted({s for by_seed in pilot.values() for s in by_seed}),
+        labelled = per_degradation(experiment, pilot, out)
+        summary["pilot"] = {**({"per_degradation": labelled} if labelled is not None else {}),
+                            "seeds": sorted({s for by_seed in pilot.values() for s in by_seed}),
                             "comparisons": compare(experiment, pilot),
                             **({"power": power_table(compare(experiment, pilot), POWER_HALFWIDTH_DB)}
                                if experiment.metric == "test_psnr" else {}),
