@@ -56,3 +56,25 @@ def test_seeds_for_halfwidth_is_the_smallest_n_that_reaches_it():
 def test_power_table_reads_a_pilots_comparisons():
     table = power_table({"a_minus_b": {"n": 3, "sd": 0.5, "low": -1.0, "high": 1.0}})
     assert table["a_minus_b"]["halfwidth_now"] == 1.0 and table["a_minus_b"]["seeds_needed"] == seeds_for_halfwidth(0.5, 0.3)
+
+
+def test_a_tiny_fig5_pool_pilot_reports_each_degradation_and_caches_it(tmp_path):
+    import dataclasses
+    import json
+
+    from exda_lite.reference import experiments, runner
+
+    tiny = {**experiments.EXPERIMENTS["fig5_pool"].settings, "n_train": 16, "n_test": 10, "patch": 16,
+            "test_patch": 16, "realisations": 1, "channels": 8, "batch_size": 4, "evals": 1}
+    e = dataclasses.replace(experiments.EXPERIMENTS["fig5_pool"], steps=2, settings=tiny)
+    summary = runner.run_experiment(e, [100], "cpu", tmp_path, progress=False, arms=("baseline", "both"))
+    per = summary["pilot"]["per_degradation"]["both_minus_baseline"]
+    assert set(per) == set(photo_pool.POOL_DEGRADATIONS) and all(v["n"] == 1 for v in per.values())
+    run = json.loads((tmp_path / "runs" / "fig5_pool" / "both-seed100.json").read_text())
+    assert set(run["per_label"]) == set(photo_pool.POOL_DEGRADATIONS)  # cached beside the run
+    assert summary["data"]["n_test"] == 10 and "identity_psnr" in summary["data"]
+
+
+def test_textured_test_crops_have_the_minimum_std():
+    task = photo_pool.make_pool_task(n_train=4, n_test=20, patch=16, realisations=1, test_min_std=0.05)
+    assert float(task["test_clean"].mean(1).flatten(1).std(1).min()) >= 0.05
