@@ -3,6 +3,8 @@
 #   make run    execute the notebook sequence headless with papermill (outputs/)
 #   make test   unit tests + every notebook in smoke mode under nbval (what CI runs)
 #   make student  the student edition in student/: solutions removed, outputs stripped
+#   make student-branch  commit it as branch `student` (notebooks/ = the student edition, no instructor/):
+#                 the branch the Colab badges open; push it with `git push -f origin student`
 #   make reference  the converged reference experiments into reference/ (hours on a CPU; resumable)
 #   make scoreboard every measured figure beside the paper's claim (reference/SCOREBOARD.md)
 #   make grading  an nbgrader course in grading/ (solution + locked graded test cells, hidden tests)
@@ -26,7 +28,7 @@ EXTRAS      ?= test
 SITE_NOTEBOOKS ?= $(OUT)/executed
 GRADING     ?= grading
 
-.PHONY: setup lab run test strip student clean-venv reference scoreboard grading slides site site-smoke colab colab-check gpu-check
+.PHONY: setup lab run test strip student student-branch clean-venv reference scoreboard grading slides site site-smoke colab colab-check gpu-check
 
 setup: $(STAMP)
 
@@ -57,6 +59,13 @@ strip: $(STAMP)
 
 student: $(STAMP)
 	$(PY) tools/nbtool.py student notebooks --out student
+
+student-branch: student
+	set -e; tmp=$$(mktemp -d); git worktree add -q --detach $$tmp HEAD; \
+	cp student/*.ipynb $$tmp/notebooks/; git -C $$tmp rm -rq instructor; \
+	git -C $$tmp add notebooks; git -C $$tmp commit -qm "student edition of $$(git rev-parse --short HEAD)"; \
+	git branch -f student $$(git -C $$tmp rev-parse HEAD); git worktree remove --force $$tmp; \
+	echo "branch student = the student edition of $$(git rev-parse --short HEAD)"
 
 reference: $(STAMP)
 	$(PY) -m exda_lite.reference run $(REFERENCE_ARGS)

@@ -60,7 +60,7 @@ def test_generate_assignment_then_autograde_one_right_one_wrong(tmp_path):
     release = course / "release" / "exda" / NOTEBOOK
     text = release.read_text()
     assert "### BEGIN SOLUTION" not in text and "HIDDEN TESTS" not in text and "seeds=(11" not in text
-    assert text.count(nbgrader_course.nbtool.PLACEHOLDER) == 2
+    assert text.count(nbgrader_course.nbtool.PLACEHOLDER) == 3  # split_heads, channel_attention, per_image_conv
 
     submission = course / "submitted" / "alice" / "exda"
     submission.mkdir(parents=True)
@@ -73,8 +73,9 @@ def test_generate_assignment_then_autograde_one_right_one_wrong(tmp_path):
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
         grades = {g.name: (g.score, g.max_score) for g in gb.find_submission_notebook(
             NOTEBOOK.removesuffix(".ipynb"), "exda", "alice").grades}
-    assert grades == {"split_heads-test": (1.0, 1.0), "channel_attention-test": (0.0, 2.0)}
+    assert grades == {"split_heads-test": (1.0, 1.0), "channel_attention-test": (0.0, 2.0),
+                      "per_image_conv-test": (0.0, 1.0)}  # not attempted
     graded = nbformat.read(course / "autograded" / "alice" / "exda" / NOTEBOOK, as_version=4)
     hidden = [c for c in graded.cells if "BEGIN HIDDEN TESTS" in c.source]
-    assert len(hidden) == 2  # autograde put the hidden tests back
+    assert len(hidden) == 3  # autograde put the hidden tests back
     shutil.rmtree(course / "autograded")

@@ -4,8 +4,10 @@
     python tools/colab.py check notebooks/        exit 1 if a notebook lacks either, or has a stale URL
     python tools/colab.py url                     print the repository URL the tool uses
 
-The repository address lives in one place, ``[project.urls] Repository`` of pyproject.toml; the branch
-is ``--branch`` (default ``main``). Running ``apply`` again after the URL changed rewrites badges and
+The repository address lives in one place, ``[project.urls] Repository`` of pyproject.toml. The badge opens
+the **student edition** (``--badge-branch``, default ``student``: the branch that holds ``make student``'s
+solution-free notebooks under ``notebooks/``), so a student on Colab never sees the solutions; the install cell
+installs the package from ``--branch`` (default ``main``). Running ``apply`` again after the URL changed rewrites badges and
 install cells in place: both carry a marker (``<!-- colab-badge -->``, ``# exda-lite install cell``).
 
 The install cell installs exda-lite from the repository only when ``import exda_lite`` would fail
@@ -29,6 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 BADGE_MARK = "<!-- colab-badge -->"
 INSTALL_MARK = "# exda-lite install cell"
 INSTALL_TAG = "install"
+STUDENT_BRANCH = "student"  # the badge's branch: make student's notebooks, published as notebooks/ there
 
 
 def repository_url(pyproject: Path = ROOT / "pyproject.toml") -> str:
@@ -43,11 +46,11 @@ def github_path(url: str) -> str:
     return match[1]
 
 
-def colab_url(url: str, notebook: str, branch: str = "main") -> str:
+def colab_url(url: str, notebook: str, branch: str = STUDENT_BRANCH) -> str:
     return f"https://colab.research.google.com/github/{github_path(url)}/blob/{branch}/notebooks/{notebook}"
 
 
-def badge(url: str, notebook: str, branch: str = "main") -> str:
+def badge(url: str, notebook: str, branch: str = STUDENT_BRANCH) -> str:
     # the marker goes *after* the link: a line that starts with "<!--" is an HTML block in CommonMark
     # (JupyterLab, MyST), and the link on it would be shown as raw text
     return (f"[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]"
@@ -81,9 +84,9 @@ def set_badge(cell, line: str) -> bool:
     return True
 
 
-def apply(nb, name: str, url: str, branch: str = "main") -> bool:
+def apply(nb, name: str, url: str, branch: str = "main", badge_branch: str = STUDENT_BRANCH) -> bool:
     """Badge in the first markdown cell, install cell before the first code cell; True if changed."""
-    changed = set_badge(next(c for c in nb.cells if c.cell_type == "markdown"), badge(url, name, branch))
+    changed = set_badge(next(c for c in nb.cells if c.cell_type == "markdown"), badge(url, name, badge_branch))
     source = install_source(url, branch)
     existing = [c for c in nb.cells if c.cell_type == "code" and c.source.startswith(INSTALL_MARK)]
     if existing:
@@ -99,10 +102,10 @@ def apply(nb, name: str, url: str, branch: str = "main") -> bool:
     return changed
 
 
-def problems(nb, name: str, url: str, branch: str = "main") -> list[str]:
+def problems(nb, name: str, url: str, branch: str = "main", badge_branch: str = STUDENT_BRANCH) -> list[str]:
     found = []
     first_md = next((c for c in nb.cells if c.cell_type == "markdown"), None)
-    if first_md is None or badge(url, name, branch) not in first_md.source:
+    if first_md is None or badge(url, name, badge_branch) not in first_md.source:
         found.append("no (current) Open-in-Colab badge in the title cell")
     first_code = next((c for c in nb.cells if c.cell_type == "code"), None)
     if first_code is None or first_code.source != install_source(url, branch):
@@ -114,7 +117,9 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("command", choices=["apply", "check", "url"])
     parser.add_argument("paths", nargs="*")
-    parser.add_argument("--branch", default="main")
+    parser.add_argument("--branch", default="main", help="the branch the install cell installs exda-lite from")
+    parser.add_argument("--badge-branch", default=STUDENT_BRANCH,
+                        help="the branch the Colab badge opens (the solution-free student edition)")
     parser.add_argument("--url", default=None, help="override pyproject's [project.urls] Repository")
     args = parser.parse_args(argv)
     url = args.url or repository_url()
@@ -125,11 +130,11 @@ def main(argv=None) -> int:
     for path in nbtool.notebooks_in(args.paths):
         nb = nbformat.read(path, as_version=4)
         if args.command == "apply":
-            if apply(nb, path.name, url, args.branch):
+            if apply(nb, path.name, url, args.branch, args.badge_branch):
                 nbformat.write(nb, path)
                 print(f"updated {path}")
         else:
-            for problem in problems(nb, path.name, url, args.branch):
+            for problem in problems(nb, path.name, url, args.branch, args.badge_branch):
                 print(f"{path}: {problem}; run `python tools/colab.py apply {path.parent}`", file=sys.stderr)
                 bad += 1
     return 1 if bad else 0

@@ -37,9 +37,10 @@ Our choices where the paper is silent or garbled:
   the token maps, and the token rows' own outputs are dropped. The default stays
   ``"token_rows"`` because Eq. 3 literally adds two slices of the attention *output*
   (``Attn[..., C, :]`` twice) scaled by alpha, which is our reading; both are switchable.
-* The token rows enter V* as they come out of Algorithm 1: softmax maps upsampled, so
-  each row sums to ~1 over H*W pixels and its root mean square is ~1/(H*W) (about 1e-3 at
-  32x32), against ~0.3 for the value rows. Their contribution to the output is therefore
+* The token rows enter V* as they come out of Algorithm 1: softmax maps over the (H/s)(W/s)
+  pooled positions, upsampled, so each row sums to ~s^2 over the H*W pixels and its root mean
+  square is ~s^2/(H*W) (about 1e-3 at 64x64 with s = 2), against ~0.1-1 for the value rows
+  (measured on the committed fig5 models in notebook 05: a ratio of about 2e-3). Their contribution to the output is therefore
   almost nil unless the weights grow to compensate; the paper does not say whether it
   rescales them. ``token_value_scale="rms"`` (opt-in) rescales each token row *in V** to
   the root mean square of its head's value rows (Q* and K* rows are L2-normalised anyway).
