@@ -19,7 +19,6 @@ elsewhere; expect the gap to shrink (an exercise in notebook 02).
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import torch
@@ -30,6 +29,7 @@ from tqdm.auto import tqdm
 from .. import files
 from ..nn.block import ExDABlock, ValueOptions
 from ..training.metrics import psnr
+from ..training.schedule import lr_factor
 from ..training.preemption import Preempted, stop_requested
 
 VALUE_KINDS = {"nonlinear": ValueOptions(form="residual", act="gelu"),
@@ -81,11 +81,8 @@ class ToyAttentionNet(nn.Module):
 
 
 def cosine_lr(step: int, total: int, base: float, warmup: int = 0) -> float:
-    """Linear warm-up for ``warmup`` steps, then cosine decay to zero at ``total``."""
-    if step < warmup:
-        return base * (step + 1) / warmup
-    progress = (step - warmup) / max(1, total - warmup)
-    return 0.5 * base * (1 + math.cos(math.pi * progress))
+    """Linear warm-up for ``warmup`` steps, then cosine decay to zero at ``total`` (``schedule.lr_factor``)."""
+    return lr_factor(step, total, warmup, base=base)
 
 
 @torch.no_grad()
