@@ -32,14 +32,9 @@ from ..nn.block import TokenOptions, ValueOptions
 from .explore import TinyRestorer
 from ..nn.model import ExDA, build_model
 
-# variant -> (nonlinear value, GST). The order is Fig. 5's: b, b + NV, b + GST, c + d.
-FIG5_VARIANTS: dict[str, tuple[bool, bool]] = {
-    "baseline (Restormer-style)": (False, False),
-    "+ nonlinear value": (True, False),
-    "+ GST": (False, True),
-    "+ both (ExDA)": (True, True),
-}
-BASELINE = "baseline (Restormer-style)"
+# variant -> (nonlinear value, GST). The order is Fig. 5's: b, b + NV, b + GST, c + d (exda_lite.paper.FIG5_ARMS).
+FIG5_VARIANTS: dict[str, tuple[bool, bool]] = {label: (nv, gst) for _, label, nv, gst in paper.FIG5_ARMS}
+BASELINE = paper.FIG5_ARMS[0][1]
 
 # The paper's numbers for Figs. 5 and 6 (exda_lite.paper), under the names this module has always used.
 PAPER_FIG5, PAPER_CONTEXT, PAPER_FIG6 = paper.FIG5, paper.CONTEXT, paper.FIG6

@@ -24,6 +24,7 @@ from ..nn.attention import ExDAAttention
 from ..nn.block import TokenOptions, ValueOptions
 from ..nn.gst import GlobalSpatialTokens
 from ..utils import seed_everything
+from ..paper import FIG5_ARMS as FIG5_ARM_TABLE
 
 
 @dataclass
@@ -100,7 +101,7 @@ def paired_restorer(seed: int, s: dict, value: ValueOptions | None, tokens: Toke
     return model
 
 
-FIG5_ARMS = {"baseline": (False, False), "nonlinear_value": (True, False), "gst": (False, True), "both": (True, True)}
+FIG5_ARMS = {arm: (nv, gst) for arm, _, nv, gst in FIG5_ARM_TABLE}  # arm -> (nonlinear value, GST)
 
 
 def fig5_model(arm: str, seed: int, s: dict) -> nn.Module:
