@@ -263,3 +263,9 @@ def test_a_lazy_import_circle_is_found_and_type_checking_is_not():
              "exda_lite.b": import_edges("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from .a import T\n",
                                          "exda_lite.b", False, known)}
     assert cycles(typed) == []
+
+
+def test_the_small_networks_live_in_nn_tiny():
+    source = (PACKAGE / "course" / "explore.py").read_text() + (PACKAGE / "course" / "toy.py").read_text()
+    defined = {n.name for n in ast.walk(ast.parse(source)) if isinstance(n, ast.ClassDef)}
+    assert not defined & {"TinyRestorer", "ToyAttentionNet"}

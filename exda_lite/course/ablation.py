@@ -29,8 +29,8 @@ from torch import nn
 
 from .. import paper
 from ..nn.block import TokenOptions, ValueOptions
-from .explore import TinyRestorer
 from ..nn.model import ExDA, build_model
+from ..nn.tiny import TinyRestorer
 
 # variant -> (nonlinear value, GST). The order is Fig. 5's: b, b + NV, b + GST, c + d (exda_lite.paper.FIG5_ARMS).
 FIG5_VARIANTS: dict[str, tuple[bool, bool]] = {label: (nv, gst) for _, label, nv, gst in paper.FIG5_ARMS}

@@ -29,10 +29,11 @@ from ..data.settings import CDD11, DEMO, FIVE_DEG, THREE_DEG
 from ..nn.block import TokenOptions, ValueOptions
 from ..nn.configs import CONFIGS
 from ..nn.model import build_model
+from ..nn.tiny import TinyRestorer
 from ..training import TrainConfig, config_from_dict, load_model, train
 from ..utils import count_parameters, pick_device, seed_everything
 from . import caching, toy
-from .explore import TinyRestorer, demo_task
+from .explore import demo_task
 from .foundation import FOUNDATION_CANDIDATES
 from .notebook import ParameterError, check_parameters, device_name, non_negative_int, positive_int
 
