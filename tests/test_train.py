@@ -269,3 +269,9 @@ def test_torchrun_two_gloo_processes_stay_in_sync_and_match_one_process(tmp_path
     a, b = weights(tmp_path / "ddp" / "model.safetensors"), weights(single.weights)
     for key in a:
         torch.testing.assert_close(a[key], b[key], rtol=1e-4, atol=1e-5, msg=key)
+
+
+def test_a_model_override_typo_fails_when_the_config_is_built():
+    with pytest.raises(ValueError, match="gst_tokenz"):
+        T.TrainConfig(model="exda_nano", model_overrides={"gst_tokenz": 2})
+    assert T.TrainConfig(model="exda_nano", model_overrides={"gst_tokens": 2}).model_overrides == {"gst_tokens": 2}

@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass, field, fields
 
 from ..data.settings import DEMO, DEMO_RECIPE as REGISTRY_DEMO_RECIPE, PAIRS, PAPER_SETTINGS
 from ..data.settings import SETTINGS as REGISTRY
-from ..nn.configs import CONFIGS
+from ..nn.configs import CONFIGS, ExDAConfig
 
 SETTINGS = tuple(REGISTRY)
 """``demo``/``demo_medical``: offline scikit-image photos; ``pairs``: your own degraded/clean folders
@@ -138,6 +138,10 @@ class TrainConfig:
             problems.append(f"setting={self.setting!r} (choose from {', '.join(SETTINGS)})")
         if self.model not in CONFIGS:
             problems.append(f"model={self.model!r} (choose from {', '.join(CONFIGS)})")
+        unknown = sorted(set(self.model_overrides) - {f.name for f in fields(ExDAConfig)})
+        if unknown:  # checked here, before any data or distributed set-up, not first in build_run
+            problems.append(f"model_overrides has unknown ExDAConfig field(s) {unknown} "
+                            f"(valid: {', '.join(f.name for f in fields(ExDAConfig))})")
         if self.precision not in PRECISIONS:
             problems.append(f"precision={self.precision!r} (choose from {', '.join(PRECISIONS)})")
         if self.epochs == 0 and self.max_steps <= 0:
