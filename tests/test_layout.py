@@ -269,3 +269,10 @@ def test_the_small_networks_live_in_nn_tiny():
     source = (PACKAGE / "course" / "explore.py").read_text() + (PACKAGE / "course" / "toy.py").read_text()
     defined = {n.name for n in ast.walk(ast.parse(source)) if isinstance(n, ast.ClassDef)}
     assert not defined & {"TinyRestorer", "ToyAttentionNet"}
+
+
+def test_tools_and_data_scripts_modules_stay_readable():
+    """The module size rule holds in tools/ and data_scripts/ too (datatool.py is split by step)."""
+    long = [f"{path}: {n} lines" for path in source_files() if not path.startswith("exda_lite/")
+            for n in [len((ROOT / path).read_text().splitlines())] if n > MAX_MODULE_LINES]
+    assert long == []
