@@ -2,6 +2,7 @@
 #   make lab    set up .venv (first time only) and open JupyterLab on notebooks/
 #   make run    execute the notebook sequence headless with papermill (outputs/)
 #   make test   unit tests + every notebook in smoke mode under nbval (what CI runs)
+#   make test-fast  the unit tests without those marked slow (no notebooks)
 #   make student  the student edition in student/: solutions removed, outputs stripped
 #   make reference  the converged reference experiments into reference/ (hours on a CPU; resumable)
 #   make scoreboard every measured figure beside the paper's claim (reference/SCOREBOARD.md)
@@ -26,7 +27,7 @@ EXTRAS      ?= test
 SITE_NOTEBOOKS ?= $(OUT)/executed
 GRADING     ?= grading
 
-.PHONY: setup lab run test strip student clean-venv reference scoreboard grading slides site site-smoke colab colab-check gpu-check
+.PHONY: setup lab run test test-fast strip student clean-venv reference scoreboard grading slides site site-smoke colab colab-check gpu-check
 
 setup: $(STAMP)
 
@@ -51,6 +52,9 @@ test: $(STAMP)
 	$(PY) tools/nbtool.py check notebooks
 	$(PY) tools/colab.py check notebooks
 	EXDA_SMOKE=1 $(PY) -m pytest --nbval-lax --nbval-current-env tests notebooks
+
+test-fast: $(STAMP)
+	$(PY) -m pytest -m "not slow" tests
 
 strip: $(STAMP)
 	$(PY) tools/nbtool.py strip notebooks

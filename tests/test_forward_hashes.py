@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
 from forward_hashes import forward_hash  # noqa: E402
@@ -22,3 +23,16 @@ EXPECTED = {
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_forward_hash_is_unchanged(name):
     assert forward_hash(name) == EXPECTED[name]
+
+
+@pytest.mark.gpu
+def test_the_forward_on_cuda_matches_the_cpu():
+    from exda_lite.nn.model import build_model
+
+    torch.manual_seed(0)
+    model = build_model("exda_nano").eval()
+    x = torch.rand(1, 3, 32, 32)
+    with torch.no_grad():
+        cpu = model(x)
+        gpu = model.cuda()(x.cuda()).cpu()
+    torch.testing.assert_close(gpu, cpu, atol=1e-4, rtol=1e-4)
