@@ -6,12 +6,10 @@ rule "the held-out metric moved by less than a tolerance over the last 20 % of s
 
 from __future__ import annotations
 
-import os
-import platform
 import subprocess
 from pathlib import Path
 
-import torch
+from ..utils import environment  # noqa: F401 - the one environment report, stored with every summary
 
 
 def git_commit() -> str:
@@ -20,15 +18,6 @@ def git_commit() -> str:
                               cwd=Path(__file__).resolve().parent).stdout.strip() or "unknown"
     except (OSError, subprocess.SubprocessError):
         return "unknown"
-
-
-def environment(device: str) -> dict:
-    """Versions, device and threads of this process (stored with every reference summary)."""
-    import numpy
-
-    return {"python": platform.python_version(), "torch": torch.__version__, "numpy": numpy.__version__,
-            "device": device, "threads": torch.get_num_threads(), "machine": platform.machine(),
-            "cpu_count": os.cpu_count()}
 
 
 def last_fifth_change(history: list[dict], key: str, relative: bool = False) -> float:
