@@ -2,6 +2,7 @@
 #   make lab    set up .venv (first time only) and open JupyterLab on notebooks/
 #   make run    execute the notebook sequence headless with papermill (outputs/)
 #   make test   unit tests + every notebook in smoke mode under nbval (what CI runs)
+#   make test-fast  the unit tests without those marked slow (no notebooks)
 #   make student  the student edition in student/: solutions removed, outputs stripped
 #   make student-branch  commit it as branch `student` (notebooks/ = the student edition, no instructor/):
 #                 the branch the Colab badges open; push it with `git push -f origin student`
@@ -28,7 +29,7 @@ EXTRAS      ?= test
 SITE_NOTEBOOKS ?= $(OUT)/executed
 GRADING     ?= grading
 
-.PHONY: setup lab run test strip student student-branch clean-venv reference scoreboard grading slides site site-smoke colab colab-check gpu-check
+.PHONY: setup lab run test test-fast strip student student-branch clean-venv reference scoreboard grading slides site site-smoke colab colab-check gpu-check
 
 setup: $(STAMP)
 
@@ -53,6 +54,9 @@ test: $(STAMP)
 	$(PY) tools/nbtool.py check notebooks
 	$(PY) tools/colab.py check notebooks
 	EXDA_SMOKE=1 $(PY) -m pytest --nbval-lax --nbval-current-env tests notebooks
+
+test-fast: $(STAMP)
+	$(PY) -m pytest -m "not slow" tests
 
 strip: $(STAMP)
 	$(PY) tools/nbtool.py strip notebooks

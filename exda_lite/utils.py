@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import platform
 import random
 
 import numpy as np
@@ -76,3 +77,11 @@ def time_forward(model: nn.Module, input_shape=(1, 3, 128, 128), min_run_time: f
         measurement = Timer("model(x)", globals={"model": model, "x": x},
                             num_threads=torch.get_num_threads()).blocked_autorange(min_run_time=min_run_time)
     return {"median": measurement.median, "iqr": measurement.iqr, "runs": len(measurement.times)}
+
+
+def environment(device: str) -> dict:
+    """Versions, device and threads of this process: the one environment report (the reference stores it with
+    every summary; ``course.notebook.environment_report`` adds what a student checks before starting)."""
+    return {"python": platform.python_version(), "torch": torch.__version__, "numpy": np.__version__,
+            "device": device, "threads": torch.get_num_threads(), "machine": platform.machine(),
+            "cpu_count": os.cpu_count()}

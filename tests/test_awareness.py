@@ -9,7 +9,7 @@ import torch
 from exda_lite.course import awareness, caching, foundation
 from exda_lite.nn.block import TokenOptions, ValueOptions
 from exda_lite.data.demo_data import DEMO_DEGRADATIONS
-from exda_lite.course.explore import TinyRestorer
+from exda_lite.nn.tiny import TinyRestorer
 
 
 def tiny(gst: bool, seed: int = 0) -> TinyRestorer:

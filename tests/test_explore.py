@@ -6,8 +6,9 @@ import torch
 
 from exda_lite import build_model
 from exda_lite.nn.block import TokenOptions, ValueOptions
-from exda_lite.course.explore import (STRENGTHS, TinyRestorer, attention_maps_for, degraded_photo, demo_task, gst_maps_for,
+from exda_lite.course.explore import (STRENGTHS, attention_maps_for, degraded_photo, demo_task, gst_maps_for,
                                strength_params)
+from exda_lite.nn.tiny import TinyRestorer
 
 
 @pytest.fixture(scope="module")

@@ -26,9 +26,12 @@ datatool = importlib.import_module("datatool")
 names = importlib.import_module("names")
 realtrees = importlib.import_module("realtrees")
 
+from exda_lite.data.settings import PAPER_SETTINGS  # noqa: E402
 from exda_lite.data.datasets import CDD11, AllInOneTest, AllInOneTrain, AllWeather, MedicalAMIR, WeatherBench  # noqa: E402
 
-SETTINGS = ("3deg", "5deg", "cdd11", "allweather", "weatherbench", "medical")
+pytestmark = pytest.mark.slow  # full-size name trees of the six benchmarks: minutes
+
+SETTINGS = tuple(s.name for s in PAPER_SETTINGS)  # the six benchmarks (exda_lite.data.settings)
 
 # App. A.1 of the paper (and, for RainDrop test_a and OTS's clear images, the public lists): folder -> count
 PAPER = {

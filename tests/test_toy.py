@@ -135,3 +135,20 @@ def test_cosine_lr_warms_up_and_decays():
     assert toy.cosine_lr(0, 100, 1.0, warmup=10) == pytest.approx(0.1)
     assert toy.cosine_lr(10, 100, 1.0, warmup=10) == pytest.approx(1.0)
     assert toy.cosine_lr(100, 100, 1.0, warmup=10) == pytest.approx(0.0)
+
+
+def test_cosine_lr_is_bit_for_bit_the_toy_formula_of_the_reference_runs():
+    """toy.cosine_lr now calls schedule.lr_factor; the committed reference runs used this closed form."""
+    import math
+
+    def committed(step, total, base, warmup=0):
+        if step < warmup:
+            return base * (step + 1) / warmup
+        progress = (step - warmup) / max(1, total - warmup)
+        return 0.5 * base * (1 + math.cos(math.pi * progress))
+
+    for base in (1e-2, 2e-3, 3e-3):
+        for total in (300, 3000, 5000):
+            warmup = min(50, total // 10)
+            assert all(toy.cosine_lr(s, total, base, warmup) == committed(s, total, base, warmup)
+                       for s in range(total))

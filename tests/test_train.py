@@ -200,8 +200,21 @@ def test_logged_lr_follows_the_schedule_and_csv_is_written(tmp_path):
 
 
 def test_grad_clip_bounds_the_update(tmp_path):
-    result = T.train(tiny_config(tmp_path, epochs=1, grad_clip=1e-3))
-    assert all(math.isfinite(r["grad_norm"]) for r in result.history)
+    """Adam's first step is lr * g / (|g| + eps): a gradient clipped to norm 1e-12 is far below eps = 1e-8,
+    so the clipped step almost vanishes, while the unclipped one moves every weight by ~lr. Without the
+    clip both runs move the weights by the same amount and this test fails. (The logged grad_norm is the
+    norm *before* clipping, so it cannot show the clip.)"""
+    one_step = dict(epochs=0, max_steps=1, seed=3)
+    start = T.train(tiny_config(tmp_path / "start", lr=0.0, **one_step)).model
+    free = T.train(tiny_config(tmp_path / "free", **one_step))
+    clipped = T.train(tiny_config(tmp_path / "clip", grad_clip=1e-12, **one_step))
+
+    def moved(model):
+        return sum((a - b).abs().sum().item() for a, b in zip(model.parameters(), start.parameters()))
+
+    assert moved(free.model) > 0
+    assert moved(clipped.model) < 1e-3 * moved(free.model)
+    assert all(math.isfinite(r["grad_norm"]) for r in clipped.history)
 
 
 def test_bf16_autocast_trains_on_cpu_and_fp16_needs_cuda(tmp_path):
@@ -269,3 +282,9 @@ def test_torchrun_two_gloo_processes_stay_in_sync_and_match_one_process(tmp_path
     a, b = weights(tmp_path / "ddp" / "model.safetensors"), weights(single.weights)
     for key in a:
         torch.testing.assert_close(a[key], b[key], rtol=1e-4, atol=1e-5, msg=key)
+
+
+def test_a_model_override_typo_fails_when_the_config_is_built():
+    with pytest.raises(ValueError, match="gst_tokenz"):
+        T.TrainConfig(model="exda_nano", model_overrides={"gst_tokenz": 2})
+    assert T.TrainConfig(model="exda_nano", model_overrides={"gst_tokens": 2}).model_overrides == {"gst_tokens": 2}

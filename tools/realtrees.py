@@ -36,9 +36,10 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "data_scripts"))
 import names  # noqa: E402  (data_scripts/names.py: the public lists)
 
-SETTINGS = ("3deg", "5deg", "cdd11", "allweather", "weatherbench", "medical")
-SUBDIRS = {"3deg": "allinone", "5deg": "allinone", "cdd11": "cdd11", "allweather": "allweather",
-           "weatherbench": "weatherbench", "medical": "amir"}
+from exda_lite.data import settings as S  # noqa: E402
+
+SETTINGS = tuple(s.name for s in S.PAPER_SETTINGS)
+SUBDIRS = {s.name: s.folder for s in S.PAPER_SETTINGS}
 LINKS_PER_TEMPLATE = 30_000  # ext4 allows 65,000 links per file; prepare's staging adds one more per name
 
 
@@ -226,9 +227,9 @@ def build(setting: str, root: Path) -> int:
     if setting not in SETTINGS:
         raise ValueError(f"unknown setting {setting!r}; choose from {list(SETTINGS)}")
     tree = Tree(root)
-    {"3deg": lambda: allinone(tree, False), "5deg": lambda: allinone(tree, True), "cdd11": lambda: cdd11(tree),
-     "allweather": lambda: allweather(tree), "weatherbench": lambda: weatherbench(tree),
-     "medical": lambda: medical(tree)}[setting]()
+    {S.THREE_DEG.name: lambda: allinone(tree, False), S.FIVE_DEG.name: lambda: allinone(tree, True),
+     S.CDD11.name: lambda: cdd11(tree), S.ALLWEATHER.name: lambda: allweather(tree),
+     S.WEATHERBENCH.name: lambda: weatherbench(tree), S.MEDICAL.name: lambda: medical(tree)}[setting]()
     return tree.count
 
 

@@ -27,36 +27,17 @@ import torch
 from scipy import stats
 from torch import nn
 
+from .. import paper
 from ..nn.block import TokenOptions, ValueOptions
-from .explore import TinyRestorer
 from ..nn.model import ExDA, build_model
+from ..nn.tiny import TinyRestorer
 
-# variant -> (nonlinear value, GST). The order is Fig. 5's: b, b + NV, b + GST, c + d.
-FIG5_VARIANTS: dict[str, tuple[bool, bool]] = {
-    "baseline (Restormer-style)": (False, False),
-    "+ nonlinear value": (True, False),
-    "+ GST": (False, True),
-    "+ both (ExDA)": (True, True),
-}
-BASELINE = "baseline (Restormer-style)"
+# variant -> (nonlinear value, GST). The order is Fig. 5's: b, b + NV, b + GST, c + d (exda_lite.paper.FIG5_ARMS).
+FIG5_VARIANTS: dict[str, tuple[bool, bool]] = {label: (nv, gst) for _, label, nv, gst in paper.FIG5_ARMS}
+BASELINE = paper.FIG5_ARMS[0][1]
 
-# What the paper's *text* states for Fig. 5's bars (3-degradation average PSNR / SSIM). The other
-# bars are only drawn in the figure; the text gives the direction, quoted in ``claim``.
-PAPER_FIG5: dict[str, dict] = {
-    "baseline (Restormer-style)": {"psnr": None, "ssim": None, "claim": "baseline 'b' (PromptIR without prompts)",
-                                   "source": "figure only"},
-    "+ nonlinear value": {"psnr": None, "ssim": None, "claim": "'provides a clear gain'", "source": "figure only"},
-    "+ GST": {"psnr": None, "ssim": None, "claim": "'yields consistent improvements'", "source": "figure only"},
-    "+ both (ExDA)": {"psnr": 32.96, "ssim": 0.921, "claim": "'achieves the best performance'",
-                      "source": "Sec. 4.2 text (= Table 1, ExDA average)"},
-}
-# Related numbers the text does state: PromptIR *with* prompts (Fig. 5's 'a', Table 1) and the Tiny model.
-PAPER_CONTEXT = {"PromptIR with prompts (Table 1 average)": (32.06, 0.913),
-                 "ExDA-T, the 6M model (Sec. 4.2, Table 7)": (32.71, 0.919)}
-
-# Fig. 6 as stated in the text (ms, the authors' GPU): (a) ExDA-T vs resolution, (b) latency vs model size.
-PAPER_FIG6 = {"resolution_ms": {256: 54.5, 1024: 840.1}, "model_ms": {"exda_t": 209.6, "exda_b": 385.5},
-              "model_psnr": {"exda_t": 32.71, "exda_b": 32.96}}
+# The paper's numbers for Figs. 5 and 6 (exda_lite.paper), under the names this module has always used.
+PAPER_FIG5, PAPER_CONTEXT, PAPER_FIG6 = paper.FIG5, paper.CONTEXT, paper.FIG6
 
 
 def variant_model(name: str, channels: int = 16, blocks: int = 1, heads: int = 1, seed: int = 0,

@@ -30,6 +30,7 @@ import pandas as pd
 import torch
 
 from .. import training as trainer
+from ..data.settings import MEDICAL, SETTINGS
 from ..nn.configs import CONFIGS
 from ..nn.model import build_model
 from ..training.evaluate import PAPER_EXDA
@@ -74,7 +75,7 @@ def pairs_value(value) -> bool:
 def setup(namespace: dict) -> Run:
     """Check the parameters in ``namespace`` (the notebook's globals()) and build the run's TrainConfig."""
     p = check_parameters(namespace, parameter_rules())
-    demo = p["SETTING"].startswith("demo")
+    demo = SETTINGS[p["SETTING"]].demo  # the offline photos (demo, demo_medical)
     device = pick_device(p["DEVICE"])
     trainer.check_precision(p["PRECISION"], device)  # fp16 needs CUDA, bf16 a GPU that supports it
     run_dir = Path(p["OUT_DIR"]) / "07_runs" / f"{p['SETTING']}_{p['MODEL']}"
@@ -97,7 +98,7 @@ def recipe_table(config: trainer.TrainConfig) -> pd.DataFrame:
     epochs = trainer.PAPER_RECIPE["epochs"].get(config.setting)
     steps = trainer.PAPER_RECIPE["max_steps"].get(config.setting)
     length = (f"{epochs} epochs" if epochs else f"{steps:,} iterations" if steps
-              else "not stated (medical)" if config.setting == "medical" else "- (demo)")
+              else "not stated (medical)" if config.setting == MEDICAL.name else "- (demo)")
     patch = f"{config.patch_size}×{config.patch_size}, random crop"
     rows = [
         ("model", "ExDA, 22M parameters (exda_b)", config.model),

@@ -20,10 +20,11 @@ import torch
 from torch import nn
 
 from ..nn.attention import ExDAAttention
-from ..nn.block import ExDABlock, TokenOptions, ValueOptions
 from ..data.degradations import degrade
 from ..data.demo_data import DemoAllInOne, DemoAllInOneTest
 from ..nn.gst import GlobalSpatialTokens
+# moved to exda_lite.nn.tiny; re-exported until the notebooks import it from there
+from ..nn.tiny import TinyRestorer  # noqa: F401
 
 # degradation -> {parameter: (value at strength 0, value at strength 1)}; other parameters keep their defaults.
 STRENGTHS: dict[str, dict[str, tuple[float, float]]] = {
@@ -130,31 +131,6 @@ def demo_task(degradations, patch_size: int = 64, samples_per_degradation: int =
         task[f"{split}_degraded"], task[f"{split}_clean"] = torch.stack(degraded), torch.stack(clean)
         task[f"{split}_labels"] = torch.tensor(labels)
     return task
-
-
-class TinyRestorer(nn.Module):
-    """Conv3x3 embedding -> ``blocks`` ExDA blocks at full resolution -> Conv3x3 head, plus the input.
-
-    The smallest network with every ExDA ingredient (nonlinear value, GST, GDFN, LayerNorm); it
-    trains in seconds on a CPU, so ablations can run several variants with the same budget.
-    ``value`` / ``tokens`` are :class:`ValueOptions` / :class:`TokenOptions`, or None to leave
-    the ingredient out; ``value_blocks`` (indices) limits the value path to some blocks, e.g. the
-    first half as a stand-in for "encoder only" (None: every block).
-    Shapes: (B, 3, H, W) -> (B, 3, H, W).
-    """
-
-    def __init__(self, channels: int = 16, blocks: int = 1, heads: int = 1,
-                 value: ValueOptions | None = None, tokens: TokenOptions | None = None, ffn_factor: float = 2.0,
-                 value_blocks=None):
-        super().__init__()
-        chosen = set(range(blocks)) if value_blocks is None else set(value_blocks)
-        self.embed = nn.Conv2d(3, channels, 3, padding=1, bias=False)
-        self.body = nn.Sequential(*[ExDABlock(channels, heads, ffn_factor, value=value if i in chosen else None,
-                                              tokens=tokens) for i in range(blocks)])
-        self.head = nn.Conv2d(channels, 3, 3, padding=1, bias=False)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + self.head(self.body(self.embed(x)))
 
 
 # ----------------------------------------------------------------------------- widgets

@@ -19,7 +19,6 @@ import ast
 import json
 import os
 import platform
-import sys
 from pathlib import Path
 
 import torch
@@ -171,16 +170,17 @@ def write_results(out_dir, stem: str, results: dict) -> Path:
 
 def environment_report() -> dict:
     """Versions, device and threads: what a student checks before starting."""
-    from ..utils import pick_device
+    from ..utils import environment, pick_device
 
+    base = environment(str(pick_device()))
     report = {
-        "python": sys.version.split()[0],
+        "python": base["python"],
         "platform": platform.platform(),
-        "torch": torch.__version__,
-        "device": str(pick_device()),
+        "torch": base["torch"],
+        "device": base["device"],
         "cuda_available": torch.cuda.is_available(),
-        "torch_threads": torch.get_num_threads(),
-        "cpu_count": os.cpu_count(),
+        "torch_threads": base["threads"],
+        "cpu_count": base["cpu_count"],
         "smoke_mode": smoke_mode(),
         "data_dir": str(default_data_dir()),
     }

@@ -19,7 +19,6 @@ elsewhere; expect the gap to shrink (an exercise in notebook 02).
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import torch
@@ -28,64 +27,17 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from .. import files
-from ..nn.block import ExDABlock, ValueOptions
 from ..training.metrics import psnr
+from ..training.schedule import lr_factor
 from ..training.preemption import Preempted, stop_requested
 
-VALUE_KINDS = {"nonlinear": ValueOptions(form="residual", act="gelu"),
-               "linear": ValueOptions(form="residual", act="identity"),
-               "post": ValueOptions(form="residual", act="gelu", position="post")}
-
-
-NORMS = ("layernorm", "groupnorm", "none")
-"""The normalisation before each sublayer: Restormer's per-pixel LayerNorm over channels, a per-image
-GroupNorm(1, C) (the control: it normalises, but by one mean and std per image, so it stays affine per
-pixel), or none."""
-
-
-def norm_layer(kind: str, channels: int) -> nn.Module:
-    """The pre-norm of a toy block: ``"groupnorm"`` -> GroupNorm(1, C), ``"none"`` -> Identity."""
-    return nn.GroupNorm(1, channels) if kind == "groupnorm" else nn.Identity()
-
-
-class ToyAttentionNet(nn.Module):
-    """Conv3x3 embedding -> ``blocks`` ExDA blocks (no GST) -> Conv3x3 head, plus the input.
-
-    ``norm`` is one of :data:`NORMS` (``True`` / ``False`` mean ``"layernorm"`` / ``"none"``);
-    ``ffn`` adds Restormer's GDFN to every block (after its own pre-norm of the same kind).
-    Shapes: (B, in_channels, H, W) -> (B, in_channels, H, W); a 1-D signal is a 1 x L image.
-    """
-
-    def __init__(self, values: str = "nonlinear", in_channels: int = 1, channels: int = 16,
-                 blocks: int = 2, heads: int = 1, ffn: bool = False, norm: bool | str = True):
-        super().__init__()
-        if values not in VALUE_KINDS:
-            raise ValueError(f"values must be one of {sorted(VALUE_KINDS)}, got {values!r}")
-        norm = {True: "layernorm", False: "none"}.get(norm, norm) if isinstance(norm, bool) else norm
-        if norm not in NORMS:
-            raise ValueError(f"norm must be one of {NORMS} (or True/False), got {norm!r}")
-        self.values, self.norm = values, norm
-        value = VALUE_KINDS[values]
-        self.embed = nn.Conv2d(in_channels, channels, 3, padding=1)
-        self.blocks = nn.Sequential(*[ExDABlock(channels, heads, bias=True, value=value, ffn=ffn)
-                                      for _ in range(blocks)])
-        if norm != "layernorm":  # LayerNorm is itself a per-pixel nonlinearity (division by the std)
-            for block in self.blocks:
-                block.norm1 = norm_layer(norm, channels)
-                if block.norm2 is not None:
-                    block.norm2 = norm_layer(norm, channels)
-        self.head = nn.Conv2d(channels, in_channels, 3, padding=1)
-
-    def forward(self, y: torch.Tensor) -> torch.Tensor:
-        return y + self.head(self.blocks(self.embed(y)))
+# moved to exda_lite.nn.tiny; re-exported until the notebooks import it from there
+from ..nn.tiny import NORMS, VALUE_KINDS, ToyAttentionNet, norm_layer  # noqa: E402,F401
 
 
 def cosine_lr(step: int, total: int, base: float, warmup: int = 0) -> float:
-    """Linear warm-up for ``warmup`` steps, then cosine decay to zero at ``total``."""
-    if step < warmup:
-        return base * (step + 1) / warmup
-    progress = (step - warmup) / max(1, total - warmup)
-    return 0.5 * base * (1 + math.cos(math.pi * progress))
+    """Linear warm-up for ``warmup`` steps, then cosine decay to zero at ``total`` (``schedule.lr_factor``)."""
+    return lr_factor(step, total, warmup, base=base)
 
 
 @torch.no_grad()

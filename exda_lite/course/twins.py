@@ -25,13 +25,15 @@ import torch
 from torch import nn
 
 from ..data.demo_data import DEMO_DEGRADATIONS
+from ..data.settings import CDD11, DEMO, FIVE_DEG, THREE_DEG
 from ..nn.block import TokenOptions, ValueOptions
 from ..nn.configs import CONFIGS
 from ..nn.model import build_model
+from ..nn.tiny import TinyRestorer
 from ..training import TrainConfig, config_from_dict, load_model, train
 from ..utils import count_parameters, pick_device, seed_everything
 from . import caching, toy
-from .explore import TinyRestorer, demo_task
+from .explore import demo_task
 from .foundation import FOUNDATION_CANDIDATES
 from .notebook import ParameterError, check_parameters, device_name, non_negative_int, positive_int
 
@@ -58,7 +60,7 @@ class Study:
 def parameter_rules() -> dict:
     """Notebook 08's parameters and the rule each value must satisfy."""
     return {
-        "OUT_DIR": str, "SETTING": ("demo", "5deg", "3deg", "cdd11"),
+        "OUT_DIR": str, "SETTING": tuple(s.name for s in (DEMO, FIVE_DEG, THREE_DEG, CDD11)),
         "MODEL": ("tiny",) + tuple(name for name in CONFIGS if name != "restormer"), "LAYER": str,
         "SEEDS": positive_int, "SEED": non_negative_int, "PER_CLASS": positive_int, "CROP": positive_int,
         "CHANNELS": positive_int, "BLOCKS": positive_int, "TOKENS": positive_int,
@@ -73,7 +75,7 @@ def setup(namespace: dict) -> Study:
     """Check the parameters in ``namespace`` (the notebook's globals()), set threads and seed; return the Study."""
     p = check_parameters(namespace, parameter_rules())
     tiny = p["MODEL"] == "tiny"
-    if tiny and (p["SETTING"] != "demo" or p["STEPS"] == 0):
+    if tiny and (p["SETTING"] != DEMO.name or p["STEPS"] == 0):
         raise ParameterError("MODEL='tiny' trains on the demo set for STEPS > 0 steps; for a benchmark SETTING "
                              "choose an ExDA model, e.g. -p MODEL exda_t")
     if p["PER_CLASS"] < 5:

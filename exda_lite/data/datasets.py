@@ -40,6 +40,7 @@ import torch
 from skimage.util import img_as_float32
 from torch.utils.data import Dataset
 
+from . import settings as S
 from .augment import apply_patch, centre_crop, paired_patch, patch_params, to_tensor
 from .degradations import add_test_noise, gaussian_noise
 from .layout import (ALLWEATHER_OPTIONAL_TESTS, ALLWEATHER_TESTS, ALL_IN_ONE_TEST_LAYOUT, ALL_IN_ONE_TRAIN_LAYOUT,
@@ -149,12 +150,12 @@ class AllInOneTrain(PairedImageDataset):
         patch_size, seed: see ``PairedImageDataset``.
     """
 
-    def __init__(self, root=None, setting: str = "3deg", tasks=None, patch_size: int = 128,
+    def __init__(self, root=None, setting: str = S.THREE_DEG.name, tasks=None, patch_size: int = 128,
                  repeats: dict | None = None, seed: int = 0):
-        if setting not in ("3deg", "5deg"):
+        if setting not in (S.THREE_DEG.name, S.FIVE_DEG.name):
             raise ValueError(f"setting must be '3deg' or '5deg', got {setting!r}")
         root = Path(root) if root is not None else default_root(setting)
-        tasks = tuple(tasks or (THREE_DEG_TASKS if setting == "3deg" else FIVE_DEG_TASKS))
+        tasks = tuple(tasks or (THREE_DEG_TASKS if setting == S.THREE_DEG.name else FIVE_DEG_TASKS))
         repeats = {**PROMPTIR_REPEATS, **(repeats or {})}
         samples = []
         for task in tasks:
@@ -211,12 +212,12 @@ class CDD11(PairedImageDataset):
 
     def __init__(self, root=None, split: str = "train", types=CDD11_FOLDERS, patch_size: int = 128,
                  repeat: int = 2, seed: int = 0):
-        root = Path(root) if root is not None else default_root("cdd11")
+        root = Path(root) if root is not None else default_root(S.CDD11.name)
         check_choice("split", split, ("train", "test"))
         samples = []
         for kind in types:
             check_choice("CDD11 type", kind, CDD11_FOLDERS)
-            samples += paired_samples(root, f"{split}/{kind}", f"{split}/clear", kind, "cdd11", f"{split} {kind}")
+            samples += paired_samples(root, f"{split}/{kind}", f"{split}/clear", kind, S.CDD11.name, f"{split} {kind}")
         train = split == "train"
         super().__init__(repeated(samples, repeat) if train else samples, types,
                          patch_size=patch_size if train else None, seed=seed)
@@ -237,14 +238,14 @@ class AllWeather(PairedImageDataset):
 
     def __init__(self, root=None, split: str = "train", patch_size: int = 128, seed: int = 0,
                  exclude_test1_overlap: bool = False):
-        root = Path(root) if root is not None else default_root("allweather")
+        root = Path(root) if root is not None else default_root(S.ALLWEATHER.name)
         check_choice("split", split, ("train",) + ALLWEATHER_TESTS + ALLWEATHER_OPTIONAL_TESTS)
         base = "train" if split == "train" else f"test/{split}"
-        task = "allweather" if split == "train" else split
-        samples = paired_samples(root, f"{base}/input", f"{base}/gt", task, "allweather", split)
+        task = S.ALLWEATHER.name if split == "train" else split
+        samples = paired_samples(root, f"{base}/input", f"{base}/gt", task, S.ALLWEATHER.name, split)
         self.excluded: list[Path] = []
         if exclude_test1_overlap and split == "train":
-            test1 = list_images(root / "test/outdoor_rain/input", "allweather", root, "Outdoor-Rain Test1 (to find "
+            test1 = list_images(root / "test/outdoor_rain/input", S.ALLWEATHER.name, root, "Outdoor-Rain Test1 (to find "
                                 "the training images that share its backgrounds)")
             seen = {outdoor_rain_background(p.stem) for p in test1} - {None}
             self.excluded = [s.degraded for s in samples if outdoor_rain_background(s.degraded.stem) in seen]
@@ -264,13 +265,13 @@ class WeatherBench(PairedImageDataset):
 
     def __init__(self, root=None, split: str = "train", types=WEATHERBENCH_TYPES, patch_size: int = 128,
                  seed: int = 0):
-        root = Path(root) if root is not None else default_root("weatherbench")
+        root = Path(root) if root is not None else default_root(S.WEATHERBENCH.name)
         check_choice("split", split, ("train", "test"))
         samples = []
         for kind in types:
             check_choice("WeatherBench type", kind, WEATHERBENCH_TYPES)
             samples += paired_samples(root, f"{split}/{kind}/input", f"{split}/{kind}/target", kind,
-                                      "weatherbench", f"{split} {kind}")
+                                      S.WEATHERBENCH.name, f"{split} {kind}")
         super().__init__(samples, types, patch_size=patch_size if split == "train" else None, seed=seed)
         self.root = root
 
@@ -292,12 +293,12 @@ class MedicalAMIR(PairedImageDataset):
 
     def __init__(self, root=None, split: str = "train", tasks=AMIR_TASKS, patch_size: int = 128, seed: int = 0,
                  channels: int = 1):
-        root = Path(root) if root is not None else default_root("medical")
+        root = Path(root) if root is not None else default_root(S.MEDICAL.name)
         check_choice("split", split, ("train", "val", "test"))
         samples = []
         for task in tasks:
             check_choice("AMIR task", task, AMIR_TASKS)
-            samples += paired_samples(root, f"{split}/{task}/lq", f"{split}/{task}/hq", task, "medical",
+            samples += paired_samples(root, f"{split}/{task}/lq", f"{split}/{task}/hq", task, S.MEDICAL.name,
                                       f"{split} {task}", MEDICAL_EXTENSIONS)
         super().__init__(samples, tasks, patch_size=patch_size if split == "train" else None, seed=seed,
                          channels=channels)

@@ -17,13 +17,13 @@ import numpy as np
 from PIL import Image
 from skimage.util import img_as_float32
 
+from . import settings as S
 from .paths import default_data_dir
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 MEDICAL_EXTENSIONS = IMAGE_EXTENSIONS + (".npy",)
 
-DATA_SUBDIRS = {"3deg": "allinone", "5deg": "allinone", "cdd11": "cdd11", "allweather": "allweather",
-                "weatherbench": "weatherbench", "medical": "amir"}
+DATA_SUBDIRS = {s.name: s.folder for s in S.SETTINGS.values() if s.folder}
 """Folder under the data root (``$EXDA_DATA`` or ~/.cache/exda-lite) for each setting; 3deg and 5deg share one."""
 
 PROMPTIR_REPEATS = {"denoise_15": 3, "denoise_25": 3, "denoise_50": 3, "derain": 120, "dehaze": 1,
@@ -37,19 +37,19 @@ the paper *reports* sigma 25 only (App. A.1). Pass ``tasks=`` for another mix.""
 
 ALL_IN_ONE_TRAIN_LAYOUT = {
     # task: (degraded folder or None for synthesised noise, clean folder, setting that downloads it)
-    "denoise": (None, "Train/Denoise", "3deg"),
-    "derain": ("Train/Derain/rainy", "Train/Derain/gt", "3deg"),
-    "dehaze": ("Train/Dehaze/synthetic", "Train/Dehaze/original", "3deg"),
-    "deblur": ("Train/Deblur/blur", "Train/Deblur/sharp", "5deg"),
-    "enhance": ("Train/Enhance/low", "Train/Enhance/gt", "5deg"),
+    "denoise": (None, "Train/Denoise", S.THREE_DEG.name),
+    "derain": ("Train/Derain/rainy", "Train/Derain/gt", S.THREE_DEG.name),
+    "dehaze": ("Train/Dehaze/synthetic", "Train/Dehaze/original", S.THREE_DEG.name),
+    "deblur": ("Train/Deblur/blur", "Train/Deblur/sharp", S.FIVE_DEG.name),
+    "enhance": ("Train/Enhance/low", "Train/Enhance/gt", S.FIVE_DEG.name),
 }
 ALL_IN_ONE_TEST_LAYOUT = {
-    "denoise_bsd68": (None, "test/denoise/bsd68", "3deg"),
-    "denoise_urban100": (None, "test/denoise/urban100", "3deg"),
-    "derain": ("test/derain/Rain100L/input", "test/derain/Rain100L/target", "3deg"),
-    "dehaze": ("test/dehaze/input", "test/dehaze/target", "3deg"),
-    "deblur": ("test/deblur/input", "test/deblur/target", "5deg"),
-    "enhance": ("test/enhance/input", "test/enhance/target", "5deg"),
+    "denoise_bsd68": (None, "test/denoise/bsd68", S.THREE_DEG.name),
+    "denoise_urban100": (None, "test/denoise/urban100", S.THREE_DEG.name),
+    "derain": ("test/derain/Rain100L/input", "test/derain/Rain100L/target", S.THREE_DEG.name),
+    "dehaze": ("test/dehaze/input", "test/dehaze/target", S.THREE_DEG.name),
+    "deblur": ("test/deblur/input", "test/deblur/target", S.FIVE_DEG.name),
+    "enhance": ("test/enhance/input", "test/enhance/target", S.FIVE_DEG.name),
 }
 CDD11_FOLDERS = ("low", "haze", "rain", "snow", "low_haze", "low_rain", "low_snow", "haze_rain", "haze_snow",
                  "low_haze_rain", "low_haze_snow")

@@ -73,11 +73,11 @@ class ExDABlock(nn.Module):
         self.norm1 = LayerNorm2d(dim, layernorm)
         self.attn = ExDAAttention(
             dim, heads, bias=bias, value_path=value_path, gst=gst,
-            token_to_channel=tokens.token_to_channel if tokens else "mean",
-            alpha_init=tokens.alpha_init if tokens else 0.1,
-            value_position=value.position if value else "pre",
-            eq3=tokens.eq3 if tokens else "token_rows",
-            token_value_scale=tokens.token_value_scale if tokens else "softmax")
+            token_to_channel=(tokens or TokenOptions()).token_to_channel,
+            alpha_init=(tokens or TokenOptions()).alpha_init,
+            value_position=(value or ValueOptions()).position,
+            eq3=(tokens or TokenOptions()).eq3,
+            token_value_scale=(tokens or TokenOptions()).token_value_scale)
         self.norm2 = LayerNorm2d(dim, layernorm) if ffn else None
         self.ffn = GDFN(dim, ffn_factor, bias) if ffn else None
 

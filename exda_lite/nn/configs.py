@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass, fields, replace
 from .layernorm import LAYERNORM_KINDS
 from .nonlinear_value import VALUE_ACTS, VALUE_FORMS, VALUE_GROUPS
 from .attention import EQ3_READINGS, TOKEN_TO_CHANNEL, TOKEN_VALUE_SCALES
+from .block import TokenOptions, ValueOptions
 
 VALUE_WHERE = ("both", "encoder", "decoder")
 
@@ -49,19 +50,19 @@ class ExDAConfig:
     layernorm: str = "withbias"
     # nonlinear value path (Sec. 3.2, Eq. 1, Table 7)
     nonlinear_value: bool = True
-    value_form: str = "residual"
-    value_act: str = "gelu"
-    value_learnable: bool = True
-    value_groups: str = "head"
+    value_form: str = ValueOptions.form  # the value/GST defaults are written once, in ValueOptions / TokenOptions
+    value_act: str = ValueOptions.act
+    value_learnable: bool = ValueOptions.learnable
+    value_groups: str = ValueOptions.groups
     value_where: str = "both"
     # global spatial tokens (Sec. 3.3, Alg. 1, Eq. 2-3)
     gst: bool = True
-    gst_tokens: int = 4
-    gst_stride: int = 2
-    gst_token_to_channel: str = "mean"
-    gst_alpha_init: float = 0.1
-    gst_eq3: str = "token_rows"  # our reading of Eq. 3; "separate": A[:C,:C] V' + alpha A[:C,C:] G
-    gst_token_value_scale: str = "softmax"  # "rms": token rows of V* rescaled to the value rows' scale
+    gst_tokens: int = TokenOptions.tokens
+    gst_stride: int = TokenOptions.stride
+    gst_token_to_channel: str = TokenOptions.token_to_channel
+    gst_alpha_init: float = TokenOptions.alpha_init
+    gst_eq3: str = TokenOptions.eq3  # our reading of Eq. 3; "separate": A[:C,:C] V' + alpha A[:C,C:] G
+    gst_token_value_scale: str = TokenOptions.token_value_scale  # "rms": token rows of V* on the value rows' scale
     # output
     global_residual: bool = True
 

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import files
 from .experiments import EXPERIMENTS
 from .stats import paired_ci, verdict
 
@@ -106,7 +107,7 @@ def analyse(folder, seeds=None) -> dict:
             comparisons[name] = {**ci, "seeds": [int(s) for s in common], "expected_sign": 1,
                                  "text": verdict(ci, 1, name=f"{arm} - {control} ({metric.upper()})")}
     seed_list = sorted({int(s) for r in runs.values() for s in r})
-    from .runner import environment, git_commit, write_json
+    from .provenance import environment, git_commit
 
     summary = {
         "experiment": NAME, "description": DESCRIPTION, "notebook": "08_degradation_awareness", "metric": "nmi",
@@ -121,5 +122,5 @@ def analyse(folder, seeds=None) -> dict:
                                          "ari_mean": float(np.mean([v["ari"] for v in by.values()]))}
                                    for arm, by in untrained.items()}},
     }
-    write_json(folder / f"{NAME}.json", summary)
+    files.write_json(folder / f"{NAME}.json", summary, indent=1)
     return summary

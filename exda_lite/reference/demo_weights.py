@@ -16,22 +16,22 @@ import time
 from pathlib import Path
 
 from .. import files
+from .provenance import git_commit, last_fifth_change
 from ..weights import DEMO_WEIGHTS, MANIFEST, WEIGHTS_DIR, sha256
 
 
 def demo_config(out_dir: Path, max_steps: int, device: str = "cpu"):
+    from ..data.settings import DEMO
     from ..training.config import TrainConfig
 
-    return TrainConfig(out_dir=str(out_dir), resume="auto", setting="demo", model="exda_nano", patch_size=64,
+    return TrainConfig(out_dir=str(out_dir), resume="auto", setting=DEMO.name, model="exda_nano", patch_size=64,
                        batch_size=8, samples_per_degradation=200, lr=1e-3, max_steps=max_steps, warmup_steps=100,
                        checkpoint_every=100, val_every=1, seed=0, device=device, progress=False, tensorboard=False)
 
 
 def converged(val_history: list[dict], tolerance_db: float = 0.05) -> dict:
     """Held-out PSNR moved by less than ``tolerance_db`` over the last 20 % of steps."""
-    last = val_history[-1]
-    earlier = [row for row in val_history if row["step"] <= 0.8 * last["step"]]
-    change = abs(last["val_psnr"] - (earlier[-1] if earlier else val_history[0])["val_psnr"])
+    change = last_fifth_change(val_history, "val_psnr")
     return {"rule": f"held-out PSNR moved by less than {tolerance_db} dB over the last 20 % of steps",
             "change_db": float(change), "converged": bool(change < tolerance_db)}
 
@@ -45,7 +45,6 @@ def train_demo_weights(max_steps: int = 3000, device: str = "cpu", state_dir=Non
     import csv
 
     from ..training.loop import train
-    from .runner import git_commit
 
     state_dir = Path(state_dir or Path(__file__).resolve().parents[2] / "reference" / ".state" / "demo_nano")
     start = time.time()

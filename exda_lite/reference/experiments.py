@@ -16,14 +16,16 @@ import torch
 from torch import nn
 
 from ..course import toy
-from ..course.explore import TinyRestorer, demo_task
+from ..course.explore import demo_task
 from ..data import digits, flat_noise, photo_pool, synthetic
 from ..data.oracles import oracles
 from ..data.demo_data import DEMO_DEGRADATIONS
 from ..nn.attention import ExDAAttention
 from ..nn.block import TokenOptions, ValueOptions
 from ..nn.gst import GlobalSpatialTokens
+from ..nn.tiny import TinyRestorer, ToyAttentionNet
 from ..utils import seed_everything
+from ..paper import FIG5_ARMS as FIG5_ARM_TABLE
 
 
 @dataclass
@@ -66,7 +68,7 @@ RESTORER = {"channels": 16, "blocks": 2, "heads": 1, "patch": 32, "samples": 48,
 def toy_model(arm: str, seed: int, s: dict) -> nn.Module:
     """The notebooks' toy network with the experiment's ``norm`` and ``ffn`` (02/03 default: neither)."""
     seed_everything(seed)
-    return toy.ToyAttentionNet(arm, in_channels=1, channels=s["channels"], blocks=s["blocks"], heads=s["heads"],
+    return ToyAttentionNet(arm, in_channels=1, channels=s["channels"], blocks=s["blocks"], heads=s["heads"],
                                ffn=s["ffn"], norm=s["norm"])
 
 
@@ -85,7 +87,7 @@ def ladder_model(arm: str, seed: int, s: dict) -> nn.Module:
     rung, kind = arm.split(".")
     norm, ffn = RUNGS[rung]
     seed_everything(seed)
-    return toy.ToyAttentionNet(kind, in_channels=1, channels=s["channels"], blocks=s["blocks"], heads=s["heads"],
+    return ToyAttentionNet(kind, in_channels=1, channels=s["channels"], blocks=s["blocks"], heads=s["heads"],
                                ffn=ffn, norm=norm)
 
 
@@ -100,7 +102,7 @@ def paired_restorer(seed: int, s: dict, value: ValueOptions | None, tokens: Toke
     return model
 
 
-FIG5_ARMS = {"baseline": (False, False), "nonlinear_value": (True, False), "gst": (False, True), "both": (True, True)}
+FIG5_ARMS = {arm: (nv, gst) for arm, _, nv, gst in FIG5_ARM_TABLE}  # arm -> (nonlinear value, GST)
 
 
 def fig5_model(arm: str, seed: int, s: dict) -> nn.Module:

@@ -15,9 +15,6 @@ import contextlib
 import hashlib
 import json
 import math
-import os
-import platform
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -29,6 +26,7 @@ from .. import files
 from ..training.preemption import EXIT_PREEMPTED, Preempted, stop_on_signals
 from .experiments import EXPERIMENTS, Experiment, final_metric, train_arm
 from .breakdown import per_degradation
+from .provenance import environment, git_commit, last_fifth_change  # noqa: F401 - also read from here
 from .stats import paired_ci, power_table, verdict
 
 ANALYSIS = "awareness"  # an analysis of the fig5 runs' weights (exda_lite.reference.awareness)
@@ -44,28 +42,8 @@ POWER_HALFWIDTH_DB = 0.3
 def convergence(history: list[dict], metric: str) -> dict:
     """Apply the convergence rule to a run's held-out curve."""
     kind, tolerance, rule = CONVERGENCE[metric]
-    last_step = history[-1]["step"]
-    earlier = [h for h in history if h["step"] <= 0.8 * last_step]
-    before = earlier[-1][metric] if earlier else history[0][metric]
-    end = history[-1][metric]
-    change = abs(end - before) / abs(end) if kind == "relative" else abs(end - before)
+    change = last_fifth_change(history, metric, relative=kind == "relative")
     return {"rule": rule, "change": float(change), "tolerance": tolerance, "converged": bool(change < tolerance)}
-
-
-def git_commit() -> str:
-    try:
-        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10,
-                              cwd=Path(__file__).resolve().parent).stdout.strip() or "unknown"
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-
-
-def environment(device: str) -> dict:
-    import numpy
-
-    return {"python": platform.python_version(), "torch": torch.__version__, "numpy": numpy.__version__,
-            "device": device, "threads": torch.get_num_threads(), "machine": platform.machine(),
-            "cpu_count": os.cpu_count()}
 
 
 def run_file(out: Path, name: str, arm: str, seed: int) -> Path:

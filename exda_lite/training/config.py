@@ -20,12 +20,15 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, field, fields
 
-from ..nn.configs import CONFIGS
+from ..data.settings import DEMO, DEMO_RECIPE as REGISTRY_DEMO_RECIPE, PAIRS, PAPER_SETTINGS
+from ..data.settings import SETTINGS as REGISTRY
+from ..nn.configs import CONFIGS, ExDAConfig
 
-SETTINGS = ("demo", "demo_medical", "3deg", "5deg", "cdd11", "allweather", "weatherbench", "medical", "pairs")
+SETTINGS = tuple(REGISTRY)
 """``demo``/``demo_medical``: offline scikit-image photos; ``pairs``: your own degraded/clean folders
-(``--pairs``, ``exda_lite.data.pairs``); the others: the paper's six benchmarks (Tables 1-6)."""
-OWN_DATA_SETTINGS = ("demo", "demo_medical", "pairs")
+(``--pairs``, ``exda_lite.data.pairs``); the others: the paper's six benchmarks (Tables 1-6).
+Their facts are in ``exda_lite.data.settings``."""
+OWN_DATA_SETTINGS = tuple(name for name, s in REGISTRY.items() if s.own_data)
 """Settings with no paper row: no recipe departures or paper choices are printed for them."""
 PRECISIONS = ("fp32", "bf16", "fp16")
 
@@ -33,20 +36,16 @@ PAPER_RECIPE = {
     "common": {"batch_size": 32, "patch_size": 128, "lr": 2e-4, "beta1": 0.9, "beta2": 0.999,
                "fourier_weight": 0.1},
     # setting -> (model, epochs, max_steps, where the paper says so)
-    "3deg": ("exda_b", 130, 0, "App. A.1 '3 Degradation Datasets': 130 epochs; Table 1 rows: ExDA-B"),
-    "5deg": ("exda_b", 150, 0, "App. A.1 '5 Degradation Datasets': 150 epochs; Table 2"),
-    "cdd11": ("exda_b", 150, 0, "App. A.1 'Composited Degradation': 150 epochs; Table 3"),
-    "allweather": ("exda_b", 0, 300_000, "App. A.1 'Adverse Weather Removal': 300,000 iterations; Table 4"),
-    "weatherbench": ("exda_b", 120, 0, "App. A.1 'Real-World WeatherBench': 120 epochs; Table 5"),
-    "medical": ("exda_b", 100, 0, "Table 6; the length is NOT stated: 100 epochs is our choice"),
-    "table": {"3deg": 1, "5deg": 2, "cdd11": 3, "allweather": 4, "weatherbench": 5, "medical": 6},
+    **{s.name: s.recipe.row() for s in PAPER_SETTINGS},
+    "table": {s.name: s.paper_table for s in PAPER_SETTINGS},
 }
 """The paper's training recipe, one row per setting (App. A.1-A.2). Tables 1-6 report the
 22M-parameter model (``exda_b``); App. A.2 quotes 42 GB of GPU memory for ExDA-T at batch 32."""
 
-PAPER_RECIPE["epochs"] = {s: PAPER_RECIPE[s][1] for s in ("3deg", "5deg", "cdd11", "weatherbench")}  # stated only
-PAPER_RECIPE["max_steps"] = {"allweather": PAPER_RECIPE["allweather"][2]}
-DEMO_RECIPE = ("exda_t", 130, 0, "our choice (offline demo data, no paper row)")
+PAPER_RECIPE["epochs"] = {s.name: s.recipe.epochs for s in PAPER_SETTINGS  # stated only
+                          if s.recipe.epochs and s.recipe.length_stated}
+PAPER_RECIPE["max_steps"] = {s.name: s.recipe.max_steps for s in PAPER_SETTINGS if s.recipe.max_steps}
+DEMO_RECIPE = REGISTRY_DEMO_RECIPE.row()
 
 OUR_CHOICES = {  # what the paper leaves open: (field, our value, why)
     "warmup_steps": (0, "no warm-up (the paper names none)"),
@@ -77,7 +76,7 @@ class TrainConfig:
     tensorboard: bool = True  # also log to TensorBoard when it is installed
     progress: bool = True  # tqdm progress bars (rank 0 only)
     # data
-    setting: str = "demo"  # see SETTINGS
+    setting: str = DEMO.name  # see SETTINGS (exda_lite.data.settings)
     data_root: str = ""  # the setting's folder ("" -> $EXDA_DATA/<setting folder>)
     patch_size: int = 128  # random square crops (App. A.2: 128)
     batch_size: int = 32  # global batch (App. A.2: 32), split over processes under torchrun
@@ -132,13 +131,17 @@ class TrainConfig:
         """Clear errors for invalid values (called on construction)."""
         problems = []
         self.pairs = tuple(str(p) for p in self.pairs)
-        if (self.setting == "pairs") != bool(self.pairs):
+        if (self.setting == PAIRS.name) != bool(self.pairs):
             problems.append(f"pairs={list(self.pairs)} with setting={self.setting!r} (setting pairs needs "
                             "pairs=NAME=DEGRADED_DIR:CLEAN_DIR ..., and only setting pairs takes them)")
         if self.setting not in SETTINGS:
             problems.append(f"setting={self.setting!r} (choose from {', '.join(SETTINGS)})")
         if self.model not in CONFIGS:
             problems.append(f"model={self.model!r} (choose from {', '.join(CONFIGS)})")
+        unknown = sorted(set(self.model_overrides) - {f.name for f in fields(ExDAConfig)})
+        if unknown:  # checked here, before any data or distributed set-up, not first in build_run
+            problems.append(f"model_overrides has unknown ExDAConfig field(s) {unknown} "
+                            f"(valid: {', '.join(f.name for f in fields(ExDAConfig))})")
         if self.precision not in PRECISIONS:
             problems.append(f"precision={self.precision!r} (choose from {', '.join(PRECISIONS)})")
         if self.epochs == 0 and self.max_steps <= 0:
@@ -166,7 +169,7 @@ class TrainConfig:
     @property
     def channels(self) -> int:
         """Image channels of the setting: 1 for the medical tracks, else 3."""
-        return 1 if self.setting in ("medical", "demo_medical") else 3
+        return REGISTRY[self.setting].channels if self.setting in REGISTRY else 3
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -192,10 +195,7 @@ class TrainConfig:
             return []
         notes = [f"{name}={getattr(self, name)!r}: " + (why if getattr(self, name) == value else "changed by you")
                  for name, (value, why) in OUR_CHOICES.items()]
-        if self.setting == "medical":
-            notes.append(f"epochs={self.epochs}: the paper does not state the medical training length")
-        if self.setting == "allweather":
-            notes.append("validation and test on the Y channel: our choice (the paper does not say)")
+        notes += [note.format(epochs=self.epochs) for note in REGISTRY[self.setting].notes]
         notes.append(f"validation: {self.val_images} images per task held out of the training folders "
                      f"(seed {self.val_seed}): our choice, the paper does not describe one")
         return notes

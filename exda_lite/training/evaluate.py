@@ -37,40 +37,20 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
+from ..data import settings as S
 from ..data.mixtures import MixedDegradations, parse_mix
+from ..paper import TABLES
 from .metrics import SSIM_WINDOW, evaluate_pair
 from .tiling import tiled_forward
 
 PAPER_EXDA: dict[str, dict[str, tuple[float, float]]] = {
-    # Table 1: three degradations (RGB)
-    "3deg": {"SOTS": (31.58, .982), "Rain100L": (39.13, .985), "BSD68 σ=15": (34.22, .937),
-             "BSD68 σ=25": (31.56, .895), "BSD68 σ=50": (28.32, .808), "Average": (32.96, .921)},
-    # Table 2: five degradations (RGB)
-    "5deg": {"SOTS": (31.14, .981), "Rain100L": (39.23, .985), "BSD68 σ=25": (31.52, .893),
-             "GoPro": (29.06, .878), "LOLv1": (23.19, .859), "Average": (30.83, .919)},
-    # Table 3: CDD11 composited degradations
-    "cdd11": {"L": (27.60, .837), "H": (34.44, .991), "R": (35.33, .973), "S": (36.85, .981),
-              "L+H": (26.95, .834), "L+R": (26.80, .817), "L+S": (26.73, .809), "H+R": (31.17, .968),
-              "H+S": (31.40, .972), "L+H+R": (25.59, .801), "L+H+S": (25.86, .799), "Average": (29.97, .891)},
-    # Table 4: 4-task adverse weather removal (AllWeather)
-    "allweather": {"Snow100K-S": (37.97, .968), "Snow100K-L": (32.49, .930), "Outdoor-Rain": (32.70, .945),
-                   "RainDrop": (32.66, .944), "Average": (33.92, .947)},
-    # Table 5: real-world WeatherBench
-    "weatherbench": {"Dehaze": (23.74, .739), "Derain": (35.86, .946), "Desnow": (29.42, .868),
-                     "Average": (29.68, .851)},
-    # Table 6: 3-task medical image restoration (AMIR)
-    "medical": {"MRI-Super-Resolution": (31.95, .938), "CT-Denoising": (33.67, .918),
-                "PET-Synthesis": (37.27, .947), "Average": (34.30, .934)},
-}
-"""The ExDA rows of the paper's Tables 1-6: column -> (PSNR dB, SSIM)."""
+    s.name: TABLES[s.paper_table] for s in S.PAPER_SETTINGS}
+"""The ExDA rows of the paper's Tables 1-6 (``exda_lite.paper.TABLES``), by setting: column -> (PSNR dB, SSIM)."""
 
-PAPER_TABLE = {"3deg": 1, "5deg": 2, "cdd11": 3, "allweather": 4, "weatherbench": 5, "medical": 6}
+PAPER_TABLE = {s.name: s.paper_table for s in S.PAPER_SETTINGS}
 
-PROTOCOLS = {  # setting -> (y_channel, border) of the "paper" protocol
-    "3deg": (False, 0), "5deg": (False, 0), "cdd11": (False, 0), "medical": (False, 0),
-    "allweather": (True, 0), "weatherbench": (True, 4), "demo": (False, 0), "demo_medical": (False, 0),
-    "pairs": (False, 0),
-}
+PROTOCOLS = {s.name: (s.y_channel, s.border) for s in S.SETTINGS.values()}
+"""setting -> (y_channel, border) of the "paper" protocol (``exda_lite.data.settings``)."""
 MIX_PREFIX = "mix "
 """Columns of mixed degradations (``--mix noise+rain``) are named ``mix noise+rain``; not in the Average."""
 
@@ -116,7 +96,7 @@ def mixed_set(regular: list[Benchmark], mix: str, root):
 def setting_benchmarks(setting: str, demo_crop: int = 0, pairs=()) -> list[Benchmark]:
     from ..data import datasets, demo_data
 
-    if setting == "pairs":
+    if setting == S.PAIRS.name:
         from ..data.pairs import FolderPairs, parse_pairs
 
         shared = {}
@@ -126,8 +106,8 @@ def setting_benchmarks(setting: str, demo_crop: int = 0, pairs=()) -> list[Bench
                 shared["set"] = FolderPairs(pairs, "test")
             return shared["set"]
         return [Benchmark(task.name, pair_set, label) for label, task in enumerate(parse_pairs(pairs, "test"))]
-    if setting in ("demo", "demo_medical"):
-        medical = setting == "demo_medical"
+    if setting in (S.DEMO.name, S.DEMO_MEDICAL.name):
+        medical = setting == S.DEMO_MEDICAL.name
         degradations = demo_data.MEDICAL_DEGRADATIONS if medical else demo_data.DEMO_DEGRADATIONS
         shared = {}
 
@@ -137,30 +117,30 @@ def setting_benchmarks(setting: str, demo_crop: int = 0, pairs=()) -> list[Bench
                                                            channels=1 if medical else 3)
             return shared["set"]
         return [Benchmark(name, demo_set, label) for label, name in enumerate(degradations)]
-    if setting == "3deg":
+    if setting == S.THREE_DEG.name:
         return [Benchmark("SOTS", lambda r: datasets.AllInOneTest(r, "dehaze")),
                 Benchmark("Rain100L", lambda r: datasets.AllInOneTest(r, "derain"))] + [
             Benchmark(f"BSD68 σ={s}", lambda r, s=s: datasets.AllInOneTest(r, "denoise_bsd68", sigma=s))
             for s in (15, 25, 50)]
-    if setting == "5deg":
+    if setting == S.FIVE_DEG.name:
         return [Benchmark("SOTS", lambda r: datasets.AllInOneTest(r, "dehaze")),
                 Benchmark("Rain100L", lambda r: datasets.AllInOneTest(r, "derain")),
                 Benchmark("BSD68 σ=25", lambda r: datasets.AllInOneTest(r, "denoise_bsd68", sigma=25)),
                 Benchmark("GoPro", lambda r: datasets.AllInOneTest(r, "deblur")),
                 Benchmark("LOLv1", lambda r: datasets.AllInOneTest(r, "enhance"))]
-    if setting == "cdd11":
+    if setting == S.CDD11.name:
         return [Benchmark(column, lambda r, kind=kind: datasets.CDD11(r, split="test", types=(kind,)))
                 for kind, column in CDD11_COLUMNS.items()]
-    if setting == "allweather":
+    if setting == S.ALLWEATHER.name:
         names = {"snow100k_s": "Snow100K-S", "snow100k_l": "Snow100K-L", "outdoor_rain": "Outdoor-Rain",
                  "raindrop": "RainDrop"}
         return [Benchmark(column, lambda r, split=split: datasets.AllWeather(r, split=split))
                 for split, column in names.items()]
-    if setting == "weatherbench":
+    if setting == S.WEATHERBENCH.name:
         names = {"haze": "Dehaze", "rain": "Derain", "snow": "Desnow"}
         return [Benchmark(column, lambda r, kind=kind: datasets.WeatherBench(r, split="test", types=(kind,)))
                 for kind, column in names.items()]
-    if setting == "medical":
+    if setting == S.MEDICAL.name:
         names = {"mri": "MRI-Super-Resolution", "ct": "CT-Denoising", "pet": "PET-Synthesis"}
         return [Benchmark(column, lambda r, task=task: datasets.MedicalAMIR(r, split="test", tasks=(task,)))
                 for task, column in names.items()]
@@ -182,7 +162,7 @@ def protocol_of(setting: str, protocol: str = "paper") -> tuple[bool, int]:
 def describe_protocol(y_channel: bool, border: int, ssim: str = "uniform", setting: str = "") -> str:
     """The protocol in words, as printed above every table (numbers of different protocols are not comparable)."""
     text = "Y channel (BT.601)" if y_channel else "RGB"
-    if y_channel and setting == "allweather":
+    if y_channel and setting == S.ALLWEATHER.name:
         text += " (our choice; the paper does not say)"
     window = "Gaussian 11x11 sigma 1.5 (MoCE-IR)" if ssim == "gaussian" else "uniform 7x7 (scikit-image default)"
     return (text + (f", {border}-pixel border cropped" if border else "") + ", centre crop to a multiple of 16"

@@ -6,6 +6,7 @@ from typing import Iterator
 
 from torch.utils.data import Dataset, Sampler
 
+from ..data import settings as S
 from .config import TrainConfig
 
 
@@ -27,8 +28,8 @@ def setting_datasets(config: TrainConfig) -> tuple[Dataset, Dataset | None]:
     from ..data import datasets, demo_data
 
     root = config.data_root or None
-    if config.setting in ("demo", "demo_medical"):
-        medical = config.setting == "demo_medical"
+    if config.setting in (S.DEMO.name, S.DEMO_MEDICAL.name):
+        medical = config.setting == S.DEMO_MEDICAL.name
         degradations = demo_data.MEDICAL_DEGRADATIONS if medical else demo_data.DEMO_DEGRADATIONS
         train_set = demo_data.DemoAllInOne(degradations, patch_size=config.patch_size,
                                            samples_per_degradation=config.samples_per_degradation,
@@ -36,17 +37,17 @@ def setting_datasets(config: TrainConfig) -> tuple[Dataset, Dataset | None]:
         val_set = demo_data.DemoAllInOneTest(degradations, crop=config.val_crop or None, channels=config.channels)
         return train_set, val_set
     common = {"patch_size": config.patch_size, "seed": config.seed}
-    if config.setting == "pairs":  # your own folders, every pair checked first (exda_lite.data.pairs)
+    if config.setting == S.PAIRS.name:  # your own folders, every pair checked first (exda_lite.data.pairs)
         from ..data.pairs import FolderPairs
 
         return FolderPairs(config.pairs, "train", channels=config.channels, **common), None
-    if config.setting in ("3deg", "5deg"):
+    if config.setting in (S.THREE_DEG.name, S.FIVE_DEG.name):
         return datasets.AllInOneTrain(root, setting=config.setting, **common), None
-    if config.setting == "cdd11":
+    if config.setting == S.CDD11.name:
         return datasets.CDD11(root, split="train", **common), None
-    if config.setting == "allweather":
+    if config.setting == S.ALLWEATHER.name:
         return datasets.AllWeather(root, split="train", **common), None
-    if config.setting == "weatherbench":
+    if config.setting == S.WEATHERBENCH.name:
         return datasets.WeatherBench(root, split="train", **common), None
     return datasets.MedicalAMIR(root, split="train", **common), None
 

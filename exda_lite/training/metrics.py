@@ -27,6 +27,7 @@ import numpy as np
 import torch
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
+from ..data.settings import SETTINGS
 from ..data.augment import centre_crop  # noqa: F401 - the protocol's crop (also imported from here)
 
 
@@ -62,7 +63,7 @@ def rgb_to_y(img: np.ndarray) -> np.ndarray:
     return (16.0 + img @ np.array([65.481, 128.553, 24.966])) / 255.0
 
 
-SSIM_WINDOW = {"cdd11": "gaussian"}
+SSIM_WINDOW = {s.name: s.ssim_window for s in SETTINGS.values() if s.ssim_window != "uniform"}
 """Settings whose SSIM is not scikit-image's default uniform window (CDD11: MoCE-IR's Gaussian 11x11)."""
 
 SSIM_OPTIONS = {"uniform": {}, "gaussian": {"gaussian_weights": True, "sigma": 1.5, "use_sample_covariance": False}}

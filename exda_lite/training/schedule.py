@@ -9,16 +9,17 @@ import torch
 from .config import TrainConfig
 
 
-def lr_factor(step: int, total: int, warmup: int = 0, min_ratio: float = 0.0) -> float:
-    """Multiplier of the base learning rate at iteration ``step`` (0-based) of ``total``.
+def lr_factor(step: int, total: int, warmup: int = 0, min_ratio: float = 0.0, base: float = 1.0) -> float:
+    """Multiplier of the base learning rate at iteration ``step`` (0-based) of ``total`` (times ``base``).
 
     Linear warm-up ``(step + 1) / warmup`` for the first ``warmup`` steps, then cosine decay
     ``min_ratio + (1 - min_ratio) * 0.5 * (1 + cos(pi * t))`` with ``t = (step - warmup) / (total - warmup)``.
+    The one cosine schedule of the package: with ``base`` the learning rate itself (``course.toy``).
     """
     if step < warmup:
-        return (step + 1) / warmup
+        return base * (step + 1) / warmup
     progress = min(1.0, (step - warmup) / max(1, total - warmup))
-    return min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
+    return base * (min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * progress)))
 
 
 def make_optimizer(model: torch.nn.Module, config: TrainConfig) -> torch.optim.Optimizer:

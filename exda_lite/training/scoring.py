@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..data.settings import DEMO
 from .metrics import SSIM_WINDOW, evaluate_pair
 from .restore import IMAGE_SUFFIXES, ImageReadError, read_image
 
@@ -114,7 +115,7 @@ def scorer_for(files: list[Path], reference, protocol: str = "rgb", setting: str
 
     if protocol == "paper" and setting not in PROTOCOLS:
         raise ValueError(f"--protocol paper needs --setting (one of {', '.join(sorted(PROTOCOLS))})")
-    y_channel, default_border = protocol_of(setting or "demo", protocol)
+    y_channel, default_border = protocol_of(setting or DEMO.name, protocol)
     ssim = SSIM_WINDOW.get(setting, "uniform") if protocol == "paper" else "uniform"
     return ReferenceScorer(match_references(files, reference), y_channel,
                            default_border if border is None else int(border), ssim)

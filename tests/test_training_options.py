@@ -1,4 +1,4 @@
-"""Issue 13: weight-file errors, the paper's recipe per setting, validation split and best checkpoints,
+"""Training options beyond the basic loop: weight-file errors, the paper's recipe per setting, validation split and best checkpoints,
 EMA, gradient accumulation, activation checkpointing, channels_last, SSIM protocols."""
 
 import csv
