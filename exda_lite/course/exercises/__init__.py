@@ -6,12 +6,14 @@
 * ``course_nbs``   notebooks 02-09: paired t (02), SSIM (03), ExDA attention (06, capstone), a training step,
                    NMI from a table
 * ``mechanism_nbs`` the mechanism (issue 21): MDTA with linear values as a per-image 1x1 conv (01)
+* ``verdict_nbs``   the student's verdict: paired difference, 95 % CI and a rule fixed in advance (08)
 """
 
-from . import course_nbs, mechanism_nbs, model_nbs, training_nbs
+from . import course_nbs, mechanism_nbs, model_nbs, training_nbs, verdict_nbs
 from .checker import CATALOGUE, Exercise, check, diagnose, reset_attempts, same
 
-CATALOGUE.update({**model_nbs.EXERCISES, **training_nbs.EXERCISES, **course_nbs.EXERCISES, **mechanism_nbs.EXERCISES})
+CATALOGUE.update({**model_nbs.EXERCISES, **training_nbs.EXERCISES, **course_nbs.EXERCISES,
+                  **mechanism_nbs.EXERCISES, **verdict_nbs.EXERCISES})
 EXERCISES: dict[str, Exercise] = CATALOGUE  # the one dict check() looks names up in
 
 __all__ = ["EXERCISES", "Exercise", "check", "diagnose", "reset_attempts", "same"]
