@@ -16,7 +16,6 @@ Two controls that could falsify the reading are scored too: pixel statistics of 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from pathlib import Path
@@ -24,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import files
+from .breakdown import stored_model
 from .experiments import EXPERIMENTS
 from .stats import paired_ci, verdict
 
@@ -38,17 +38,10 @@ DESCRIPTION = ("Fig. 7: NMI/ARI of k-means clusters of pooled body features vs t
 
 def load_model(arm: str, seed: int, run: dict, folder: Path, trained: bool = True):
     """The fig5 model of ``arm`` and ``seed``: its stored final weights (sha256 checked), or its initial ones."""
-    from safetensors.torch import load_file
-
     experiment = EXPERIMENTS[SOURCE]
-    model = experiment.make_model(arm, seed, experiment.settings)
     if trained:
-        path = folder / "runs" / SOURCE / run["weights"]["file"]
-        digest = hashlib.sha256(path.read_bytes()).hexdigest()
-        if digest != run["weights"]["sha256"]:
-            raise ValueError(f"{path}: sha256 {digest[:12]}... differs from the run's record; re-run the fig5 reference")
-        model.load_state_dict(load_file(str(path)))
-    return model.eval()
+        return stored_model(experiment, arm, seed, run, folder).eval()
+    return experiment.make_model(arm, seed, experiment.settings).eval()
 
 
 def embedding_set() -> dict:
