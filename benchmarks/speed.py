@@ -11,6 +11,10 @@ ratio is best-of-rounds to plain's best-of-rounds, which a busy shared machine d
   compiled    ``prepare_for_inference(..., compile_model=True)`` (compile time printed, not counted)
 Training rows: ``train_step`` of the real loop (fwd+bwd+Adam), batch ``--train-batch`` at 128^2,
 fp32, NCHW vs channels_last. Numbers on a shared machine vary with its load: say so when you quote them.
+Reference rows (``--reference``): steps per second of ``toy.train_toy`` (the reference runner's loop:
+batch gather, fwd+bwd+Adam, EMA where the experiment has it) on each reference experiment's task and its
+largest arm, one thread as ``reference run --threads 1`` trains, NCHW (the code before issue 20: its NCHW
+path is bit for bit unchanged) vs the default (channels_last on 2-D images), in turns, best of ``--rounds``.
 """
 
 from __future__ import annotations
@@ -20,7 +24,9 @@ import time
 
 import torch
 
+from exda_lite.course import toy
 from exda_lite.nn.model import build_model
+from exda_lite.reference.experiments import EXPERIMENTS
 from exda_lite.training.speed import prepare_for_inference, to_channels_last
 
 
@@ -81,6 +87,33 @@ def train_throughput(name: str, batch: int, size: int, steps: int, channels_last
     return batch / (sum(times[1:]) / steps)  # the first step is a warm-up
 
 
+REFERENCE_ARMS = {"span_synthetic": "nonlinear", "span_digits": "nonlinear", "span_ladder": "restormer_block.nonlinear",
+                  "digits_ladder": "restormer_block.nonlinear", "fig5": "both", "table7": "residual_gelu",
+                  "gst_strides": "stride_1", "fig5_pool": "both", "gst_mechanism": "gst_rms"}
+"""The arm timed per experiment: its most expensive network."""
+
+
+def reference_rates(name: str, steps: int, rounds: int) -> dict[str, float]:
+    """Steps per second of ``train_toy`` on experiment ``name``'s task, NCHW vs the default layout, in turns."""
+    experiment = EXPERIMENTS[name]
+    s = experiment.settings
+    task = experiment.make_task(s)
+    task = dict(task, test_degraded=task["test_degraded"][:1], test_clean=task["test_clean"][:1])  # time training
+    default = toy.toy_channels_last(task["train_degraded"])
+    layouts = {"NCHW": False, "default": None}
+    best = {label: float("inf") for label in layouts}
+    for round_ in range(rounds + 1):
+        for label, channels_last in layouts.items():
+            model = experiment.make_model(REFERENCE_ARMS[name], 0, s)
+            start = time.perf_counter()
+            toy.train_toy(model, task, steps=steps if round_ else 3, batch_size=s["batch_size"], lr=s["lr"],
+                          eval_every=10**9, progress=False, ema=s.get("ema", 0.0), channels_last=channels_last)
+            if round_:  # round 0 warms up
+                best[label] = min(best[label], time.perf_counter() - start)
+    return {"NCHW": steps / best["NCHW"], "default": steps / best["default"],
+            "layout": "channels_last" if default else "NCHW"}
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="restormer")
@@ -91,9 +124,26 @@ def main(argv=None) -> None:
     parser.add_argument("--train-models", nargs="*", default=["exda_nano", "exda_t"])
     parser.add_argument("--train-batch", type=int, default=4)
     parser.add_argument("--train-steps", type=int, default=3)
+    parser.add_argument("--reference", nargs="*", default=None, metavar="EXPERIMENT",
+                        help="also time the reference experiments' training (no names: all); 1 thread")
+    parser.add_argument("--reference-steps", type=int, default=60)
+    parser.add_argument("--skip-forward", action="store_true", help="only the --reference rows")
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
+    if not args.skip_forward:
+        forward_and_training_rows(args)
+    if args.reference is not None:
+        torch.set_num_threads(1)
+        print(f"# reference experiments: train_toy steps per second, 1 thread, best of {args.rounds} in turns")
+        for name in args.reference or REFERENCE_ARMS:
+            rates = reference_rates(name, args.reference_steps, args.rounds)
+            print(f"reference {name:<15} {REFERENCE_ARMS[name]:<26} NCHW {rates['NCHW']:6.1f} steps/s  "
+                  f"default ({rates['layout']}) {rates['default']:6.1f} steps/s  "
+                  f"{rates['default'] / rates['NCHW']:.2f}x", flush=True)
+
+
+def forward_and_training_rows(args) -> None:
     print(f"# torch {torch.__version__}, CPU, {torch.get_num_threads()} threads; {args.model} forward at {args.size}^2")
     for label, best, median, ratio in forward_ratios(args.model, args.size, args.rounds, not args.no_compile):
         print(f"{label:<42} best {best * 1000:7.0f} ms  median {median * 1000:7.0f} ms   {ratio:.2f}x plain",

@@ -70,7 +70,7 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
         help_text = (comments.get(f.name, "") + f" (default: {default!r})").strip()
         if f.name in choices:
             parser.add_argument(_flag(f.name), choices=choices[f.name], default=None, help=help_text)
-        elif kind is bool:
+        elif kind in (bool, bool | None):
             parser.add_argument(_flag(f.name), action=argparse.BooleanOptionalAction, default=None, help=help_text)
         elif kind is dict:
             parser.add_argument(_flag(f.name), type=json.loads, default=None, help=help_text + " (JSON)")

@@ -73,6 +73,16 @@ def merge_heads(x: torch.Tensor, height: int, width: int) -> torch.Tensor:
     return x.reshape(b, heads * c_head, height, width)
 
 
+def append_rows(x: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+    """``torch.cat([x, rows], dim=2)``: (B, h, N, H*W) + (B, h, K, H*W) -> (B, h, N+K, H*W), the same values.
+
+    From channels_last features the rows of ``x`` are strided (pixel-major); the result is then built
+    pixel-major too, (B, h, H*W, N+K) transposed, so no row is gathered into a dense copy."""
+    if x.is_contiguous():
+        return torch.cat([x, rows], dim=2)
+    return torch.cat([x.transpose(-2, -1), rows.transpose(-2, -1)], dim=-1).transpose(-2, -1)
+
+
 def channel_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
                       temperature: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Transposed (channel) attention of one layer, all heads at once.
@@ -84,10 +94,21 @@ def channel_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
     Returns:
         out (B, h, N, H*W) = A @ v and the attention map A (B, h, N, N).
     """
-    q = F.normalize(q, dim=-1)  # each row has unit L2 norm over H*W
-    k = F.normalize(k, dim=-1)
-    attn = (q @ k.transpose(-2, -1) * temperature).softmax(dim=-1)  # (B, h, N, N)
+    if q.is_contiguous() and k.is_contiguous():
+        q = F.normalize(q, dim=-1)  # each row has unit L2 norm over H*W
+        k = F.normalize(k, dim=-1)
+        cosine = q @ k.transpose(-2, -1)  # (B, h, N, N)
+    else:  # channels_last: the rows are strided views; scale the Gram matrix instead of copying normalised rows
+        cosine = q @ k.transpose(-2, -1) * inverse_norm(q) * inverse_norm(k).transpose(-2, -1)
+    attn = (cosine * temperature).softmax(dim=-1)  # (B, h, N, N)
     return attn @ v, attn
+
+
+def inverse_norm(x: torch.Tensor) -> torch.Tensor:
+    """1 / max(||row||, 1e-12) of every row (along H*W), as ``F.normalize`` divides: (B, h, N, H*W) -> (B, h, N, 1).
+
+    ``q_i . k_j / (|q_i| |k_j|)`` is the cosine that ``F.normalize`` gives, within float rounding (tested)."""
+    return x.pow(2).sum(dim=-1, keepdim=True).clamp_min(1e-24).rsqrt()
 
 
 class ExDAAttention(nn.Module):
@@ -163,8 +184,8 @@ class ExDAAttention(nn.Module):
             if self.token_value_scale == "rms":  # opt-in: token rows of V* on the value rows' scale
                 v_rms = v.pow(2).mean(dim=(2, 3), keepdim=True).sqrt()  # (B, h, 1, 1)
                 v_tokens = tokens / tokens.pow(2).mean(dim=-1, keepdim=True).sqrt().clamp_min(1e-12) * v_rms
-            q, k = (torch.cat([t, tokens], dim=2) for t in (q, k))  # Eq. 2: (B, h, C/h+K, H*W)
-            v = torch.cat([v, v_tokens], dim=2)
+            q, k = (append_rows(t, tokens) for t in (q, k))  # Eq. 2: (B, h, C/h+K, H*W)
+            v = append_rows(v, v_tokens)
         out, attn = channel_attention(q, k, v, self.temperature)
         if self.gst is not None and self.eq3 == "separate":  # A[:C,:C] V' + alpha * A[:C,C:] G
             out = attn[:, :, :c_head, :c_head] @ v[:, :, :c_head] + self.alpha * (attn[:, :, :c_head, c_head:]

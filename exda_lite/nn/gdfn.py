@@ -15,6 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .layernorm import is_channels_last
+
 
 class GDFN(nn.Module):
     """Gated-Dconv feed-forward network.
@@ -37,4 +39,6 @@ class GDFN(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         gate, linear = self.dwconv(self.project_in(x)).chunk(2, dim=1)  # 2 x (B, hidden, H, W)
+        if is_channels_last(x):  # half of an NHWC tensor is strided: GELU on a dense copy is ~2x faster
+            gate = gate.contiguous(memory_format=torch.channels_last)
         return self.project_out(F.gelu(gate) * linear)

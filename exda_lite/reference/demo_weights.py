@@ -26,7 +26,8 @@ def demo_config(out_dir: Path, max_steps: int, device: str = "cpu"):
 
     return TrainConfig(out_dir=str(out_dir), resume="auto", setting=DEMO.name, model="exda_nano", patch_size=64,
                        batch_size=8, samples_per_degradation=200, lr=1e-3, max_steps=max_steps, warmup_steps=100,
-                       checkpoint_every=100, val_every=1, seed=0, device=device, progress=False, tensorboard=False)
+                       checkpoint_every=100, val_every=1, seed=0, device=device, progress=False, tensorboard=False,
+                       channels_last=False)  # as the committed weights were trained (before the CPU default)
 
 
 def converged(val_history: list[dict], tolerance_db: float = 0.05) -> dict:

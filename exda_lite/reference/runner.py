@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from .. import files
+from ..course import toy
 from ..training.preemption import EXIT_PREEMPTED, Preempted, stop_on_signals
 from .experiments import EXPERIMENTS, Experiment, final_metric, train_arm
 from .breakdown import per_degradation
@@ -117,6 +118,7 @@ def train_one(experiment: Experiment, task: dict, arm: str, seed: int, device: s
     history = train_arm(experiment, task, arm, seed, device, state, progress=progress, model=model)
     record = {"experiment": experiment.name, "arm": arm, "seed": seed, "device": device,
               "steps": experiment.budget(device), "settings": experiment.settings,
+              "memory_format": "channels_last" if toy.toy_channels_last(task["train_degraded"], device) else "nchw",
               "final": final_metric(history, experiment.metric), "metric": experiment.metric,
               "finals": {k: float(v) for k, v in history[-1].items() if k.startswith("test_")},
               "convergence": convergence(history, experiment.metric), "seconds": time.time() - start,

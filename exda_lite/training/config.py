@@ -109,7 +109,7 @@ class TrainConfig:
     precision: str = "fp32"  # fp32, bf16 (autocast), fp16 (autocast + GradScaler, CUDA only)
     seed: int = 0  # model initialisation, data order, patches
     deterministic: bool = False  # ask torch for deterministic kernels (slower on GPU)
-    channels_last: bool = False  # NHWC memory format for the model and its inputs
+    channels_last: bool | None = None  # NHWC memory for the model and its inputs (None: on for CPU, where it is faster)
     compile: bool = False  # torch.compile the model (slow first step)
     checkpoint_activations: bool = False  # recompute each block's activations in backward (less memory)
     wandb: bool = False  # also log to Weights & Biases (offline unless WANDB_MODE says otherwise)

@@ -48,7 +48,7 @@ from .logs import RunLogs, peak_memory_gb
 from .losses import RestorationLoss
 from .preemption import Preempted, StopRequest, agreed_stop, stop_on_signals
 from .schedule import make_optimizer, make_scheduler
-from .speed import checkpoint_blocks, make_ema, maybe_compile, to_channels_last
+from .speed import channels_last_default, checkpoint_blocks, make_ema, maybe_compile, to_channels_last
 from .validation import score, task_names
 
 
@@ -188,6 +188,8 @@ def build_run(config: TrainConfig, ctx: DistContext, model: nn.Module | None, tr
         overrides = {"in_channels": config.channels, "out_channels": config.channels, **config.model_overrides}
         model = build_model(config.model, **overrides)
     model = model.to(device)
+    if config.channels_last is None:  # the default: NHWC where measured faster (CPU; README *Speed*)
+        config.channels_last = channels_last_default(device)
     if config.channels_last:
         model = to_channels_last(model)
     ema = make_ema(model, config.ema)  # copies the model before checkpoint_blocks patches its blocks
