@@ -12,6 +12,8 @@
 #   make slides   reveal.js slides of every notebook in instructor/slides/ (tagged copies, nbconvert)
 #   make site     the course website in site/_build/html (Sphinx + myst-nb, from outputs/executed/)
 #   make colab    Open-in-Colab badge + install cell in every notebook (URL: pyproject [project.urls])
+#   make bench    every speed figure of README *Speed* in one run: inference eager/compiled vs plain NCHW,
+#                 exda_nano/exda_t training steps, each reference experiment's steps/s (BENCH_ARGS=--no-compile)
 #   make gpu-check  exda_t, bf16, batch 32, 128^2, 50 steps: img/s, peak memory, loss (GPU_CHECK_ARGS=--dry: CPU)
 PYTHON      ?= python3
 VENV        ?= .venv
@@ -28,8 +30,9 @@ SCOREBOARD_OUT ?=
 EXTRAS      ?= test
 SITE_NOTEBOOKS ?= $(OUT)/executed
 GRADING     ?= grading
+BENCH_ARGS  ?=
 
-.PHONY: setup lab run test test-fast strip student student-branch clean-venv reference scoreboard grading slides site site-smoke colab colab-check gpu-check
+.PHONY: setup lab run test test-fast bench strip student student-branch clean-venv reference scoreboard grading slides site site-smoke colab colab-check gpu-check
 
 setup: $(STAMP)
 
@@ -78,6 +81,9 @@ scoreboard: $(STAMP)
 	$(PY) -m exda_lite.reference scoreboard $(if $(SCOREBOARD_OUT),--out-dir $(SCOREBOARD_OUT))
 
 GPU_CHECK_ARGS ?=
+bench: $(STAMP)
+	$(PY) benchmarks/speed.py --threads 2 --rounds 7 --reference $(BENCH_ARGS)
+
 gpu-check: $(STAMP)
 	$(PY) benchmarks/gpu_check.py $(GPU_CHECK_ARGS)
 

@@ -147,3 +147,18 @@ def test_toy_attention_net_on_digits_sized_images_equal_in_both_layouts():
     torch.testing.assert_close(out_cl, out, rtol=0, atol=1e-5)
     for name in grads:
         torch.testing.assert_close(grads_cl[name], grads[name], rtol=1e-4, atol=1e-6, msg=name)
+
+
+def test_make_bench_prints_every_row(capsys):
+    """``benchmarks/speed.py`` (make bench) at toy sizes: forward ratios, training rows, reference rows."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import speed
+
+    speed.main(["--size", "16", "--rounds", "1", "--no-compile", "--train-models", "exda_nano", "--train-batch", "1",
+                "--train-steps", "1", "--reference", "span_synthetic", "--reference-steps", "2", "--threads", "1"])
+    out = capsys.readouterr().out
+    assert "x plain (medians)" in out and "train step exda_nano" in out
+    assert "reference span_synthetic" in out and "default (NCHW)" in out  # 1 x L signals stay NCHW

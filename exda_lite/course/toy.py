@@ -63,20 +63,16 @@ def train_toy(model: nn.Module, task: dict[str, torch.Tensor], steps: int = 800,
               ema: float = 0.0, channels_last: bool | None = None) -> list[dict]:
     """Train on ``task['train_degraded'] -> task['train_clean']`` with MSE and Adam + cosine decay.
 
-    Evaluates on the test split every ``eval_every`` steps and at the end. With ``state_path``
-    the full state (weights, Adam, batch RNG, history) is saved every ``save_every`` steps and a
-    killed run continues from it exactly (the reference experiments rely on this).
-    With ``ema`` > 0 an exponential moving average of the weights (:func:`ema_model`) is what is
-    evaluated, and ``model`` ends with the averaged weights.
-    ``channels_last`` (None: :func:`toy_channels_last`, the measured faster layout) trains in NHWC memory:
-    the same network and statistics, float rounding aside (tested); ``model`` ends in NCHW either way.
+    Evaluates on the test split every ``eval_every`` steps and at the end. With ``state_path`` the full state
+    (weights, Adam, batch RNG, history) is saved every ``save_every`` steps and a killed run continues from it
+    exactly (the reference experiments rely on this). With ``ema`` > 0 an exponential moving average of the
+    weights (:func:`ema_model`) is what is evaluated, and ``model`` ends with the averaged weights.
+    ``channels_last`` (None: :func:`toy_channels_last`): NHWC memory, the same statistics (tested), NCHW at the end.
     Returns the history: a list of ``{"step", "train_loss", "test_mse", "test_psnr"}``.
     """
     generator = torch.Generator().manual_seed(seed)
     channels_last = toy_channels_last(task["train_degraded"], device) if channels_last is None else channels_last
-    model.to(device).train()
-    if channels_last:
-        model.to(memory_format=torch.channels_last)
+    model.to(device, memory_format=torch.channels_last if channels_last else torch.preserve_format).train()
     optimiser = torch.optim.Adam(model.parameters(), lr=lr)
     averaged = ema_model(model, ema) if ema else None
     n = len(task["train_clean"])
@@ -94,8 +90,7 @@ def train_toy(model: nn.Module, task: dict[str, torch.Tensor], steps: int = 800,
         for group in optimiser.param_groups:
             group["lr"] = cosine_lr(step - 1, steps, lr, warmup=min(50, steps // 10))
         idx = torch.randint(0, n, (batch_size,), generator=generator)
-        y = layout(task["train_degraded"][idx].to(device), channels_last)
-        x = layout(task["train_clean"][idx].to(device), channels_last)
+        y, x = (layout(task[part][idx].to(device), channels_last) for part in ("train_degraded", "train_clean"))
         loss = F.mse_loss(model(y), x)
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
