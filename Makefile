@@ -25,6 +25,8 @@ STAMP       := $(VENV)/.installed-stamp
 NOTEBOOKS   := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 OUT         ?= $(CURDIR)/outputs
 REFERENCE_ARGS ?=
+REFERENCE_JOBS ?= 2
+# one thread per process, one process per core: each takes the next run no other process holds
 SCOREBOARD_OUT ?=
 
 EXTRAS      ?= test
@@ -75,7 +77,9 @@ student-branch: student
 	echo "branch student = the student edition of $$(git rev-parse --short HEAD)"
 
 reference: $(STAMP)
-	$(PY) -m exda_lite.reference run $(REFERENCE_ARGS)
+	@pids=""; for i in $$(seq $(REFERENCE_JOBS)); do \
+	  $(PY) -m exda_lite.reference run --threads 1 $(if $(filter 1,$(REFERENCE_JOBS)),,--no-progress) $(REFERENCE_ARGS) & \
+	  pids="$$pids $$!"; done; status=0; for p in $$pids; do wait $$p || status=$$?; done; exit $$status
 
 scoreboard: $(STAMP)
 	$(PY) -m exda_lite.reference scoreboard $(if $(SCOREBOARD_OUT),--out-dir $(SCOREBOARD_OUT))

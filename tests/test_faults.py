@@ -585,3 +585,17 @@ def test_data_script_manifest_on_a_full_disk_is_one_line(host, tmp_path, monkeyp
     manifest = tmp_path / "downloads" / "manifest.json"
     assert err.startswith(f"error: no space left on device while writing {manifest}")
     assert not [p.name for p in manifest.parent.iterdir() if ".tmp" in p.name]
+
+
+def test_a_run_another_process_holds_is_skipped_without_waiting(tmp_path):
+    """``run`` first skips runs that another process is training (so two processes fill two cores, whatever
+    their seed order), then waits for them; the lock says which."""
+    from exda_lite.reference.runner import run_lock
+
+    path = tmp_path / "runs" / "x" / "a-seed0.json"
+    with run_lock(path) as held:
+        assert held is True
+        with run_lock(path, wait=False) as other:  # a second open file description: another process's view
+            assert other is False
+    with run_lock(path, wait=False) as free:
+        assert free is True

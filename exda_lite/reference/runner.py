@@ -65,17 +65,18 @@ def run_experiment(experiment: Experiment, seeds, device: str, out: Path, progre
     a lock while it trains, so two ``run`` processes (one per core) can share the work safely.
     """
     task = None
-    for seed in seeds:
-        for arm in (a for a in experiment.arms if arms is None or a in arms):
-            owner, owner_arm = experiment.shared.get(arm, (experiment.name, arm))
-            owner_exp = experiment if owner == experiment.name else EXPERIMENTS[owner]  # a misspelt owner is a KeyError
-            path = run_file(out, owner, owner_arm, seed)
-            with run_lock(path):
-                if finished(path, owner_exp.budget(device), owner_exp.settings):
-                    continue  # finished runs are never recomputed (unless the experiment's budget changed)
-                task = task if task is not None else experiment.make_task(experiment.settings)
-                with stop_on_signals("rerun the same command to continue"):  # SIGTERM/SIGINT: save, raise Preempted
-                    train_one(owner_exp, task, owner_arm, seed, device, out, path, progress)
+    for wait in (False, True):  # first skip runs another process holds, then wait for them (so N processes fill N cores)
+        for seed in seeds:
+            for arm in (a for a in experiment.arms if arms is None or a in arms):
+                owner, owner_arm = experiment.shared.get(arm, (experiment.name, arm))
+                owner_exp = experiment if owner == experiment.name else EXPERIMENTS[owner]  # misspelt: KeyError
+                path = run_file(out, owner, owner_arm, seed)
+                with run_lock(path, wait) as held:
+                    if not held or finished(path, owner_exp.budget(device), owner_exp.settings):
+                        continue  # finished runs are never recomputed (unless the experiment's budget changed)
+                    task = task if task is not None else experiment.make_task(experiment.settings)
+                    with stop_on_signals("rerun the same command to continue"):  # SIGTERM/SIGINT: save, Preempted
+                        train_one(owner_exp, task, owner_arm, seed, device, out, path, progress)
     return summarise(experiment, out, device)
 
 
@@ -93,18 +94,24 @@ def same_settings(recorded, settings: dict) -> bool:
 
 
 @contextlib.contextmanager
-def run_lock(path: Path):
-    """An exclusive lock on ``<run>.lock`` for as long as the run is checked or trained (POSIX flock)."""
+def run_lock(path: Path, wait: bool = True):
+    """An exclusive lock on ``<run>.lock`` for as long as the run is checked or trained (POSIX flock).
+
+    Yields whether it is held: with ``wait=False`` a run another process holds yields False at once."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path.with_suffix(".lock"), "w") as handle:
         try:
             import fcntl
         except ImportError:  # Windows: no lock, one process at a time
-            yield
+            yield True
             return
-        fcntl.flock(handle, fcntl.LOCK_EX)
         try:
-            yield
+            fcntl.flock(handle, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
