@@ -164,7 +164,7 @@ def train(config: TrainConfig, model: nn.Module | None = None, train_set: Datase
                 fit(run, callbacks)
         finally:
             run.logs.close()
-        run.model.eval()
+        run.model.eval().to(memory_format=torch.contiguous_format)  # NCHW for the caller, whatever trained
         return TrainResult(model=run.model, config=config, history=run.logs.train.rows,
                            val_history=run.logs.val.rows, checkpoint=run.out_dir / "last.pt",
                            weights=run.out_dir / "model.safetensors", best=run.out_dir / "best.safetensors",
