@@ -497,6 +497,8 @@ def test_two_reference_processes_on_one_experiment(tmp_path):
     assert {arm: sorted(runs) for arm, runs in summary["runs"].items()} == {"linear": ["0", "1", "2"],
                                                                            "nonlinear": ["0", "1", "2"]}
     assert not list(tmp_path.rglob("*.tmp"))
+    run = json.loads((tmp_path / "runs" / "tiny_faults" / "linear-seed0.json").read_text())
+    assert run["memory_format"] in ("nchw", "channels_last")  # every run records the layout it trained in
 
 
 @pytest.mark.parametrize("signal_name", ["SIGTERM", "SIGINT"])
