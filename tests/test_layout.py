@@ -276,3 +276,28 @@ def test_tools_and_data_scripts_modules_stay_readable():
     long = [f"{path}: {n} lines" for path in source_files() if not path.startswith("exda_lite/")
             for n in [len((ROOT / path).read_text().splitlines())] if n > MAX_MODULE_LINES]
     assert long == []
+
+
+def test_the_primitives_defaults_are_written_once():
+    """GST / value-path constructor defaults name ``options.TokenOptions`` / ``ValueOptions`` instead of repeating
+    a literal (issue 19), and equal them."""
+    import inspect
+
+    from exda_lite.nn.attention import ExDAAttention
+    from exda_lite.nn.gst import GlobalSpatialTokens
+    from exda_lite.nn.nonlinear_value import NonlinearValue
+    from exda_lite.nn.options import TokenOptions, ValueOptions
+
+    cases = {GlobalSpatialTokens: {"tokens": TokenOptions, "stride": TokenOptions},
+             NonlinearValue: {n: ValueOptions for n in ("form", "act", "learnable", "groups")},
+             ExDAAttention: {"token_to_channel": TokenOptions, "alpha_init": TokenOptions, "eq3": TokenOptions,
+                             "token_value_scale": TokenOptions, "value_position": ValueOptions}}
+    for cls, params in cases.items():
+        tree = ast.parse(inspect.getsource(cls.__init__).strip())
+        args = tree.body[0].args
+        defaults = dict(zip([a.arg for a in args.args][-len(args.defaults):], args.defaults))
+        for name, options in params.items():
+            written = ast.unparse(defaults[name])
+            assert written.startswith(options.__name__ + "."), f"{cls.__name__}({name}={written}): a literal"
+            field = "position" if name == "value_position" else name
+            assert inspect.signature(cls).parameters[name].default == getattr(options, field)

@@ -41,7 +41,7 @@ PAPER_FIG5, PAPER_CONTEXT, PAPER_FIG6 = paper.FIG5, paper.CONTEXT, paper.FIG6
 
 
 def variant_model(name: str, channels: int = 16, blocks: int = 1, heads: int = 1, seed: int = 0,
-                  tokens: int = 4, stride: int = 2) -> TinyRestorer:
+                  tokens: int = TokenOptions.tokens, stride: int = TokenOptions.stride) -> TinyRestorer:
     """The Fig. 5 variant ``name`` as a :class:`TinyRestorer`, paired with the baseline of ``seed``.
 
     The baseline is built from ``seed`` first and its weights are copied into the variant, so that

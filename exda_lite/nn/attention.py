@@ -54,6 +54,7 @@ from torch import nn
 
 from .gst import GlobalSpatialTokens
 from .nonlinear_value import NonlinearValue
+from .options import TokenOptions, ValueOptions
 
 TOKEN_TO_CHANNEL = ("mean", "linear")
 VALUE_POSITIONS = ("pre", "post")
@@ -137,8 +138,9 @@ class ExDAAttention(nn.Module):
 
     def __init__(self, dim: int, heads: int, bias: bool = False,
                  value_path: NonlinearValue | None = None, gst: GlobalSpatialTokens | None = None,
-                 token_to_channel: str = "mean", alpha_init: float = 0.1, value_position: str = "pre",
-                 eq3: str = "token_rows", token_value_scale: str = "softmax"):
+                 token_to_channel: str = TokenOptions.token_to_channel, alpha_init: float = TokenOptions.alpha_init,
+                 value_position: str = ValueOptions.position, eq3: str = TokenOptions.eq3,
+                 token_value_scale: str = TokenOptions.token_value_scale):
         super().__init__()
         if eq3 not in EQ3_READINGS or token_value_scale not in TOKEN_VALUE_SCALES:
             raise ValueError(f"eq3 must be one of {EQ3_READINGS} and token_value_scale one of {TOKEN_VALUE_SCALES}, "

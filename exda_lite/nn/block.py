@@ -10,8 +10,6 @@ of notebooks 02-03 to isolate what the attention operator itself can express.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 from torch import nn
 
@@ -20,29 +18,7 @@ from .gdfn import GDFN
 from .gst import GlobalSpatialTokens
 from .layernorm import LayerNorm2d
 from .nonlinear_value import NonlinearValue
-
-
-@dataclass(frozen=True)
-class ValueOptions:
-    """Switches of the nonlinear value path (Table 7); see :class:`NonlinearValue`."""
-
-    form: str = "residual"
-    act: str = "gelu"
-    learnable: bool = True
-    groups: str = "head"
-    position: str = "pre"  # "post": the same g after aggregation (a control, not the paper)
-
-
-@dataclass(frozen=True)
-class TokenOptions:
-    """Switches of the Global Spatial Tokens; see :class:`GlobalSpatialTokens`."""
-
-    tokens: int = 4
-    stride: int = 2
-    token_to_channel: str = "mean"
-    alpha_init: float = 0.1
-    eq3: str = "token_rows"  # or "separate" (see ExDAAttention)
-    token_value_scale: str = "softmax"  # or "rms" (opt-in rescaling of the token rows of V*)
+from .options import TokenOptions, ValueOptions  # noqa: F401 - also imported from here
 
 
 class ExDABlock(nn.Module):

@@ -25,6 +25,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .options import TokenOptions
+
 
 class GlobalSpatialTokens(nn.Module):
     """Algorithm 1: content-adaptive global spatial tokens.
@@ -39,7 +41,8 @@ class GlobalSpatialTokens(nn.Module):
     Shapes: X (B, C, H, W) -> G (B, h, K, H*W).
     """
 
-    def __init__(self, dim: int, heads: int, tokens: int = 4, stride: int = 2, bias: bool = False):
+    def __init__(self, dim: int, heads: int, tokens: int = TokenOptions.tokens, stride: int = TokenOptions.stride,
+                 bias: bool = False):
         super().__init__()
         if tokens < 1 or stride < 1:
             raise ValueError(f"GST needs tokens >= 1 and stride >= 1, got tokens={tokens}, stride={stride}")

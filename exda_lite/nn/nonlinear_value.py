@@ -45,6 +45,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .options import ValueOptions
+
 VALUE_FORMS = ("residual", "inplace")
 VALUE_ACTS = ("gelu", "sigmoid", "identity")
 VALUE_GROUPS = ("head", "full")
@@ -77,8 +79,8 @@ class NonlinearValue(nn.Module):
     reshaped into heads and aggregated by attention.
     """
 
-    def __init__(self, dim: int, heads: int = 1, form: str = "residual", act: str = "gelu",
-                 learnable: bool = True, groups: str = "head", bias: bool = False):
+    def __init__(self, dim: int, heads: int = 1, form: str = ValueOptions.form, act: str = ValueOptions.act,
+                 learnable: bool = ValueOptions.learnable, groups: str = ValueOptions.groups, bias: bool = False):
         super().__init__()
         if form not in VALUE_FORMS:
             raise ValueError(f"value form must be one of {VALUE_FORMS}, got {form!r}")
