@@ -15,6 +15,10 @@ import torch
 
 from .. import files
 from .config import TrainConfig
+from .losses import LOSS_PARTS
+
+STEP_VALUES = LOSS_PARTS + ("grad_norm",)
+"""What ``loop.train_step`` returns by name, and the order they are averaged over a logging window in."""
 
 
 class CSVLog:
@@ -119,17 +123,19 @@ class RunLogs:
             logs.wandb = make_wandb(config, out_dir)
         return logs
 
-    def step(self, step: int, epoch: float, lr: float, values: torch.Tensor, batch_size: int, total_steps: int,
-             start_time: float, peak_mem_gb: float) -> dict | None:
-        """Add one optimizer step; every ``log_every`` steps (and at the end) write and return a row."""
+    def step(self, step: int, epoch: float, lr: float, values: dict[str, torch.Tensor], batch_size: int,
+             total_steps: int, start_time: float, peak_mem_gb: float) -> dict | None:
+        """Add one optimizer step's :data:`STEP_VALUES`; every ``log_every`` steps (and at the end) write and
+        return a row."""
         self.images += batch_size
-        self.window.append(values)
+        self.window.append(torch.stack([values[name].reshape(()) for name in STEP_VALUES]))
         if step % self.log_every and step != total_steps:
             return None
-        means = torch.stack(self.window).mean(0).tolist()
+        means = dict(zip(STEP_VALUES, torch.stack(self.window).mean(0).tolist()))
         elapsed = time.time() - self.window_start
-        row = {"step": step, "epoch": epoch, "lr": lr, "loss": means[0], "l1": means[1], "fourier": means[2],
-               "grad_norm": means[3], "images_per_s": self.images / max(elapsed, 1e-9),
+        row = {"step": step, "epoch": epoch, "lr": lr, "loss": means["total"], "l1": means["l1"],
+               "fourier": means["fourier"], "grad_norm": means["grad_norm"],
+               "images_per_s": self.images / max(elapsed, 1e-9),
                "seconds": time.time() - start_time, "peak_mem_gb": peak_mem_gb}
         if self.main:
             self.train.append(row)

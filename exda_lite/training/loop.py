@@ -45,7 +45,7 @@ from .config import OWN_DATA_SETTINGS, TrainConfig, recipe_row
 from .distributed import DistContext, setup_distributed
 from .loaders import SkipSampler, build_datasets
 from .logs import RunLogs, peak_memory_gb
-from .losses import RestorationLoss
+from .losses import LOSS_PARTS, RestorationLoss
 from .preemption import Preempted, StopRequest, agreed_stop, stop_on_signals
 from .schedule import make_optimizer, make_scheduler
 from .speed import channels_last_default, checkpoint_blocks, make_ema, maybe_compile, to_channels_last
@@ -288,7 +288,7 @@ def run_epoch(run: Run, epoch: int, callbacks=()) -> int:
             break
         lr = run.optimizer.param_groups[0]["lr"]
         values = train_step(run, degraded.to(run.device, non_blocking=True),
-                            clean.to(run.device, non_blocking=True), epoch)
+                            clean.to(run.device, non_blocking=True), epoch)  # {"total", "l1", "fourier", "grad_norm"}
         run.global_step += 1
         position = batch_index + 1
         bar.update(1)
@@ -297,7 +297,7 @@ def run_epoch(run: Run, epoch: int, callbacks=()) -> int:
         if row:
             bar.set_postfix(loss=f"{row['loss']:.4f}", lr=f"{lr:.2e}")
         for callback in callbacks:
-            callback({"step": run.global_step, "epoch": epoch, "loss": values[0].item(), "lr": lr})
+            callback({"step": run.global_step, "epoch": epoch, "loss": values["total"].item(), "lr": lr})
         if run.global_step < run.total_steps:  # the same on every rank, so every rank all-reduces the flag
             run.stopped_by = agreed_stop(run.stop, run.ctx.world_size, run.device)
         if run.stopped_by:
@@ -308,16 +308,16 @@ def run_epoch(run: Run, epoch: int, callbacks=()) -> int:
     return position
 
 
-def forward_loss(run: Run, degraded: torch.Tensor, clean: torch.Tensor, scale: float) -> torch.Tensor:
-    """One micro-batch: forward -> L1 + 0.1 * Fourier -> backward of ``scale`` x the loss; returns [total, l1, fourier]."""
+def forward_loss(run: Run, degraded: torch.Tensor, clean: torch.Tensor, scale: float) -> dict[str, torch.Tensor]:
+    """One micro-batch: forward -> L1 + 0.1 * Fourier -> backward of ``scale`` x the loss; returns the loss parts."""
     if run.config.channels_last:
         degraded = degraded.contiguous(memory_format=torch.channels_last)
     with autocast_context(run.device, run.config.precision):
         restored = run.ddp_model(degraded)
     parts = run.loss_fn(restored.float(), clean)  # the loss in fp32, whatever the autocast dtype
     run.scaler.scale(parts["total"] * scale).backward()
-    return torch.stack([parts["total"].detach(), parts["l1"].detach(),
-                        parts.get("fourier", torch.zeros((), device=run.device)).detach()])
+    zero = torch.zeros((), device=run.device)
+    return {name: parts.get(name, zero).detach() for name in LOSS_PARTS}
 
 
 def no_sync(run: Run, last: bool):
@@ -326,10 +326,11 @@ def no_sync(run: Run, last: bool):
     return ddp.no_sync() if not last and isinstance(ddp, DistributedDataParallel) else contextlib.nullcontext()
 
 
-def train_step(run: Run, degraded: torch.Tensor, clean: torch.Tensor, epoch: int) -> torch.Tensor:
+def train_step(run: Run, degraded: torch.Tensor, clean: torch.Tensor, epoch: int) -> dict[str, torch.Tensor]:
     """forward -> L1 + 0.1 * Fourier -> backward (``accumulate`` micro-batches) -> (clip) -> Adam -> schedule -> EMA.
 
-    Returns the (rank-averaged) ``[total, l1, fourier, grad_norm]`` of this step.
+    Returns this step's loss parts, averaged over micro-batches and ranks, and the gradient norm before clipping:
+    ``{"total", "l1", "fourier", "grad_norm"}`` (``logs.STEP_VALUES``).
     """
     config, device, step, n = run.config, run.device, run.global_step + 1, run.config.accumulate
     run.optimizer.zero_grad(set_to_none=True)
@@ -337,12 +338,13 @@ def train_step(run: Run, degraded: torch.Tensor, clean: torch.Tensor, epoch: int
     for i, (d, c) in enumerate(zip(degraded.chunk(n), clean.chunk(n))):
         with no_sync(run, last=i == n - 1):
             parts.append(forward_loss(run, d, c, 1.0 / n))
-    values = run.ctx.mean(torch.stack(parts).mean(0))
+    stacked = run.ctx.mean(torch.stack([torch.stack([p[name] for name in LOSS_PARTS]) for p in parts]).mean(0))
+    values = dict(zip(LOSS_PARTS, stacked))  # one all-reduce for all parts, then by name again
     lr = run.optimizer.param_groups[0]["lr"]
-    if not torch.isfinite(values).all():
+    if not torch.isfinite(stacked).all():
         raise NonFiniteLossError(
-            f"non-finite loss at step {step} (epoch {epoch + 1}): total={values[0].item()}, "
-            f"l1={values[1].item()}, fourier={values[2].item()}, lr={lr:.3g}, precision={config.precision}. "
+            f"non-finite loss at step {step} (epoch {epoch + 1}): total={values['total'].item()}, "
+            f"l1={values['l1'].item()}, fourier={values['fourier'].item()}, lr={lr:.3g}, precision={config.precision}. "
             "Training stopped; the last good checkpoint is untouched. Try a lower lr, grad_clip=1.0, "
             "warmup_steps, or bf16/fp32 instead of fp16; check the data for NaN/inf pixels.")
     run.scaler.unscale_(run.optimizer)
@@ -350,13 +352,13 @@ def train_step(run: Run, degraded: torch.Tensor, clean: torch.Tensor, epoch: int
     if config.precision != "fp16" and not torch.isfinite(grad_norm):
         raise NonFiniteLossError(
             f"non-finite gradient norm at step {step} (epoch {epoch + 1}) with a finite loss "
-            f"{values[0].item():.4g}; lr={lr:.3g}. Try a lower lr or grad_clip=1.0.")
+            f"{values['total'].item():.4g}; lr={lr:.3g}. Try a lower lr or grad_clip=1.0.")
     run.scaler.step(run.optimizer)  # fp16: skipped when the scaled gradients overflowed
     run.scaler.update()
     run.scheduler.step()
     if run.ema is not None:
         run.ema.update_parameters(run.model)
-    return torch.cat([values, grad_norm.detach().float().reshape(1).to(device)])
+    return {**values, "grad_norm": grad_norm.detach().float().to(device)}
 
 
 def validate(run: Run, epoch: int) -> None:

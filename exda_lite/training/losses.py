@@ -22,6 +22,10 @@ def fourier_loss(pred: torch.Tensor, target: torch.Tensor, norm: str = "backward
     return F.l1_loss(pred_f.real, target_f.real) + F.l1_loss(pred_f.imag, target_f.imag)
 
 
+LOSS_PARTS = ("total", "l1", "fourier")
+"""The named parts of :class:`RestorationLoss`'s output, in the order the training loop logs them."""
+
+
 class RestorationLoss(nn.Module):
     """Eq. 4: ``L1 + fourier_weight * Fourier``; returns the total and its parts."""
 
