@@ -84,6 +84,16 @@ def append_rows(x: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
     return torch.cat([x.transpose(-2, -1), rows.transpose(-2, -1)], dim=-1).transpose(-2, -1)
 
 
+def cosine_scores(q: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+    """The cosine of every row of ``q`` with every row of ``k`` (along H*W): (B, h, N, H*W) x 2 -> (B, h, N, N)."""
+    if q.is_contiguous() and k.is_contiguous():
+        q = F.normalize(q, dim=-1)  # each row has unit L2 norm over H*W
+        k = F.normalize(k, dim=-1)
+        return q @ k.transpose(-2, -1)
+    # channels_last: the rows are strided views; scale the Gram matrix instead of copying normalised rows
+    return q @ k.transpose(-2, -1) * inverse_norm(q) * inverse_norm(k).transpose(-2, -1)
+
+
 def channel_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
                       temperature: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Transposed (channel) attention of one layer, all heads at once.
@@ -95,13 +105,7 @@ def channel_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
     Returns:
         out (B, h, N, H*W) = A @ v and the attention map A (B, h, N, N).
     """
-    if q.is_contiguous() and k.is_contiguous():
-        q = F.normalize(q, dim=-1)  # each row has unit L2 norm over H*W
-        k = F.normalize(k, dim=-1)
-        cosine = q @ k.transpose(-2, -1)  # (B, h, N, N)
-    else:  # channels_last: the rows are strided views; scale the Gram matrix instead of copying normalised rows
-        cosine = q @ k.transpose(-2, -1) * inverse_norm(q) * inverse_norm(k).transpose(-2, -1)
-    attn = (cosine * temperature).softmax(dim=-1)  # (B, h, N, N)
+    attn = (cosine_scores(q, k) * temperature).softmax(dim=-1)  # (B, h, N, N)
     return attn @ v, attn
 
 
@@ -179,23 +183,39 @@ class ExDAAttention(nn.Module):
         if self.value_path is not None and self.value_position == "pre":
             v = self.value_path(v)  # Eq. 1: V' = V + g(V), before aggregation
         q, k, v = (split_heads(t, self.heads) for t in (q, k, v))  # (B, h, C/h, H*W)
-        c_head = c // self.heads
         if self.gst is not None:
-            tokens = self.gst(x)  # (B, h, K, H*W), Algorithm 1
-            v_tokens = tokens
-            if self.token_value_scale == "rms":  # opt-in: token rows of V* on the value rows' scale
-                v_rms = v.pow(2).mean(dim=(2, 3), keepdim=True).sqrt()  # (B, h, 1, 1)
-                v_tokens = tokens / tokens.pow(2).mean(dim=-1, keepdim=True).sqrt().clamp_min(1e-12) * v_rms
-            q, k = (append_rows(t, tokens) for t in (q, k))  # Eq. 2: (B, h, C/h+K, H*W)
-            v = append_rows(v, v_tokens)
-        out, attn = channel_attention(q, k, v, self.temperature)
-        if self.gst is not None and self.eq3 == "separate":  # A[:C,:C] V' + alpha * A[:C,C:] G
-            out = attn[:, :, :c_head, :c_head] @ v[:, :, :c_head] + self.alpha * (attn[:, :, :c_head, c_head:]
-                                                                                  @ v[:, :, c_head:])
-        elif self.gst is not None:  # Eq. 3: channel rows + alpha * (token rows mapped to channels)
-            out = out[:, :, :c_head] + self.alpha * self.tokens_to_channels(out[:, :, c_head:], c_head)
-        out = merge_heads(out, h, w)
+            q, k, v = self.append_tokens(self.gst(x), q, k, v)  # Eq. 2, tokens from Algorithm 1
+        attn = self.attention_map(q, k)  # (B, h, N, N)
+        out = merge_heads(self.aggregate(attn, v, c // self.heads), h, w)  # Eq. 3
         if self.value_path is not None and self.value_position == "post":
             out = self.value_path(out)  # the control: the same g after aggregation
         out = self.project_out(out)
         return (out, attn) if return_attention else out
+
+    # The steps of forward, one method each (a variant, e.g. an exercise's known mistake, overrides one).
+
+    def append_tokens(self, tokens: torch.Tensor, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor):
+        """Eq. 2: Q* = [Q; G], K* = [K; G], V* = [V'; G], each (B, h, C/h + K, H*W); G (B, h, K, H*W)."""
+        v_tokens = tokens
+        if self.token_value_scale == "rms":  # opt-in: token rows of V* on the value rows' scale
+            v_rms = v.pow(2).mean(dim=(2, 3), keepdim=True).sqrt()  # (B, h, 1, 1)
+            v_tokens = tokens / tokens.pow(2).mean(dim=-1, keepdim=True).sqrt().clamp_min(1e-12) * v_rms
+        return append_rows(q, tokens), append_rows(k, tokens), append_rows(v, v_tokens)
+
+    def attention_map(self, q: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+        """A = Softmax(cos(Q*, K*) * t), (B, h, N, N): rows of Q* and K* L2-normalised together."""
+        return (cosine_scores(q, k) * self.temperature).softmax(dim=-1)
+
+    def mix(self, attn: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        """A @ V*: (B, h, N, N) x (B, h, N, H*W) -> (B, h, N, H*W)."""
+        return attn @ v
+
+    def aggregate(self, attn: torch.Tensor, v: torch.Tensor, c_head: int) -> torch.Tensor:
+        """A @ V*, then Eq. 3 back to the C/h channel rows of each head: (B, h, C/h, H*W)."""
+        if self.gst is None:
+            return self.mix(attn, v)
+        if self.eq3 == "separate":  # A[:C,:C] V' + alpha * A[:C,C:] G
+            return attn[:, :, :c_head, :c_head] @ v[:, :, :c_head] + self.alpha * (attn[:, :, :c_head, c_head:]
+                                                                                   @ v[:, :, c_head:])
+        out = self.mix(attn, v)  # Eq. 3: channel rows + alpha * (token rows mapped to channels)
+        return out[:, :, :c_head] + self.alpha * self.tokens_to_channels(out[:, :, c_head:], c_head)

@@ -196,7 +196,8 @@ MODULE_NAMES = {
 }
 
 
-def attention_reference(x, weights, heads, tokens, stride):
+def exda_layer(x, weights, heads, tokens, stride) -> ExDAAttention:
+    """The library's ExDA attention (nonlinear value, GST, Eq. 3 "mean") holding the exercise's weights."""
     c = x.shape[1]
     layer = ExDAAttention(
         c,
@@ -206,30 +207,29 @@ def attention_reference(x, weights, heads, tokens, stride):
         token_to_channel="mean",
     ).double()
     layer.load_state_dict({MODULE_NAMES[k]: v for k, v in weights.items()})
+    return layer
+
+
+def attention_reference(x, weights, heads, tokens, stride):
     with torch.no_grad():
-        return layer(x)
+        return exda_layer(x, weights, heads, tokens, stride)(x)
 
 
 def attention_variant(x, w, heads, tokens, stride, value=True, tokens_in_v=True, alpha=True, norm_tokens=True):
-    b, c, hh, ww = x.shape
-    q, k, v = F.conv2d(F.conv2d(x, w["qkv"]), w["qkv_dw"], padding=1, groups=3 * c).chunk(3, dim=1)
-    if value:  # Eq. 1
-        g = F.conv2d(F.conv2d(v, w["value_1"], groups=heads), w["value_dw"], padding=1, groups=c)
-        v = v + F.conv2d(F.gelu(g), w["value_2"], groups=heads)
-    maps = F.conv2d(F.avg_pool2d(x, stride, stride, ceil_mode=True), w["gst"])  # Algorithm 1
-    hs, ws = maps.shape[-2:]
-    maps = maps.reshape(b, heads, tokens, hs * ws).softmax(-1).reshape(b, heads * tokens, hs, ws)
-    tok = F.interpolate(maps, size=(hh, ww), mode="bilinear", align_corners=False).reshape(b, heads, tokens, -1)
-    q, k, v = (t.reshape(b, heads, c // heads, hh * ww) for t in (q, k, v))
-    if norm_tokens:  # Eq. 2, then the rows of Q* and K* are L2-normalised
-        q, k = (F.normalize(torch.cat([t, tok], 2), dim=-1) for t in (q, k))
-    else:
-        q, k = (torch.cat([F.normalize(t, dim=-1), tok], 2) for t in (q, k))
-    attn = (q @ k.transpose(-2, -1) * w["temperature"]).softmax(-1)
-    out = attn @ torch.cat([v, tok], 2) if tokens_in_v else attn[..., : c // heads] @ v
-    ch = c // heads
-    out = out[:, :, :ch] + (w["alpha"] if alpha else 1.0) * out[:, :, ch:].mean(2, keepdim=True)  # Eq. 3
-    return F.conv2d(out.reshape(b, c, hh, ww), w["out"])
+    """The library's layer with one known mistake: each switch replaces one step of ``ExDAAttention.forward``."""
+    layer, c_head = exda_layer(x, w, heads, tokens, stride), x.shape[1] // heads
+    if not value:  # Eq. 1 left out: A V instead of A V'
+        layer.value_path = None
+    if not alpha:  # Eq. 3 without alpha: the token rows at full weight
+        layer.alpha.data.fill_(1.0)
+    if not tokens_in_v:  # Eq. 2 with V* = V': the token columns of A dropped
+        layer.mix = lambda attn, v: attn[..., :c_head] @ v[:, :, :c_head]
+    if not norm_tokens:  # the rows of Q and K normalised *before* G is appended, so G's rows stay raw
+        plain_append = layer.append_tokens
+        layer.append_tokens = lambda g, q, k, v: plain_append(g, F.normalize(q, dim=-1), F.normalize(k, dim=-1), v)
+        layer.attention_map = lambda q, k: (q @ k.transpose(-2, -1) * layer.temperature).softmax(-1)
+    with torch.no_grad():
+        return layer(x)
 
 
 EXERCISES: dict[str, Exercise] = {
