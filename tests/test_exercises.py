@@ -123,22 +123,6 @@ def test_runner_exercise_compares_outcomes_of_student_steps(capsys):
     assert "returned None" in capsys.readouterr().out
 
 
-def my_exda_attention(x, w, heads, tokens, stride):
-    """Notebook 06's model solution, verbatim: an implementation independent of exda_lite.nn.attention."""
-    b, c, H, W = x.shape; ch = c // heads  # noqa: E702
-    q, k, v = F.conv2d(F.conv2d(x, w["qkv"]), w["qkv_dw"], padding=1, groups=3 * c).chunk(3, 1)
-    g = F.conv2d(F.conv2d(v, w["value_1"], groups=heads), w["value_dw"], padding=1, groups=c)
-    v = v + F.conv2d(F.gelu(g), w["value_2"], groups=heads)  # Eq. 1
-    phi = F.conv2d(F.avg_pool2d(x, stride, stride, ceil_mode=True), w["gst"]); hs, ws = phi.shape[-2:]  # noqa: E702
-    maps = phi.reshape(b, heads, tokens, -1).softmax(-1).reshape(b, heads * tokens, hs, ws)  # Algorithm 1
-    tok = F.interpolate(maps, size=(H, W), mode="bilinear", align_corners=False).reshape(b, heads, tokens, -1)
-    q, k, v = (torch.cat([t.reshape(b, heads, ch, -1), tok], 2) for t in (q, k, v))  # Eq. 2
-    q, k = F.normalize(q, dim=-1), F.normalize(k, dim=-1)
-    y = (q @ k.transpose(-2, -1) * w["temperature"]).softmax(-1) @ v
-    out = y[:, :, :ch] + w["alpha"] * y[:, :, ch:].mean(2, keepdim=True)  # Eq. 3
-    return F.conv2d(out.reshape(b, c, H, W), w["out"])
-
-
 def test_exda_attention_from_scratch_passes():
     """The capstone's model solution (the one in the notebook cell) matches exda_lite.nn.attention, and the
     checker refuses a function built on the library's layer."""
