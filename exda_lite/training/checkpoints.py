@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import random
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
@@ -230,9 +231,19 @@ def resume_path(config: TrainConfig) -> Path | None:
     return path if config.resume != "" and (config.resume != "auto" or path.exists()) else None
 
 
-def resume_or_initialise(run: Run) -> bool:
-    """Continue from ``config.resume`` (model, optimizer, schedule, scaler, RNGs, position) or load
-    ``config.init_weights``; return True when resuming."""
+@dataclass(frozen=True)
+class Position:
+    """Where a resumed run picks up: the epoch and the batch within it, the optimizer steps done, the best PSNR."""
+
+    epoch: int
+    batch: int
+    global_step: int
+    best_psnr: float
+
+
+def resume_or_initialise(run: Run) -> Position | None:
+    """Load ``config.resume`` into the run's model, optimizer, schedule, scaler, EMA and RNGs and return the
+    :class:`Position` to continue from; or load ``config.init_weights`` and return None (a fresh start)."""
     config, ctx = run.config, run.ctx
     path = resume_path(config)
     if path is not None:
@@ -251,18 +262,17 @@ def resume_or_initialise(run: Run) -> bool:
         elif run.ema is not None:
             raise CheckpointMismatchError(f"{path} has no EMA weights, but this run asks for ema={config.ema}; "
                                           "resume without --ema, or start a new run with init_weights=")
-        run.best_psnr = checkpoint.get("best_val_psnr", float("-inf"))
         set_rng_state(checkpoint["rng"][ctx.rank] if ctx.rank < len(checkpoint["rng"]) else checkpoint["rng"][0])
-        run.start_epoch, run.start_batch = checkpoint["epoch"], checkpoint["step_in_epoch"]
-        run.global_step = run.resumed_from = checkpoint["global_step"]
-        run.say(f"resumed from {path} at step {run.global_step} (epoch {run.start_epoch}, batch {run.start_batch})"
+        position = Position(checkpoint["epoch"], checkpoint["step_in_epoch"], checkpoint["global_step"],
+                            checkpoint.get("best_val_psnr", float("-inf")))
+        run.say(f"resumed from {path} at step {position.global_step} (epoch {position.epoch}, batch {position.batch})"
                 + (f"; changed since then: {changes}" if changes else ""))
-        return True
+        return position
     if config.init_weights:
         state, info = read_weights(config.init_weights)
         load_state_checked(run.model, state, config.init_weights)
         run.say(f"initialised the weights from {config.init_weights} ({info.get('model_name')})")
-    return False
+    return None
 
 
 def snapshot_hint(broken: Path) -> str:

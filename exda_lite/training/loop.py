@@ -151,12 +151,15 @@ def train(config: TrainConfig, model: nn.Module | None = None, train_set: Datase
     ctx = setup_distributed(config.device)
     try:
         run = build_run(config, ctx, model, train_set, val_set, start_time)
-        resuming = resume_or_initialise(run)
+        resumed = resume_or_initialise(run)  # loads the state into model, optimizer, ...; says where to continue
+        if resumed is not None:
+            run.start_epoch, run.start_batch, run.best_psnr = resumed.epoch, resumed.batch, resumed.best_psnr
+            run.global_step = run.resumed_from = resumed.global_step
         if ctx.world_size > 1:
             run.ddp_model = DistributedDataParallel(
                 run.model, device_ids=[ctx.local_rank] if run.device.type == "cuda" else None)
         run.ddp_model = maybe_compile(run.ddp_model, config.compile)
-        run.logs = RunLogs.open(config, run.out_dir, fresh=not resuming, main=ctx.main, step=run.global_step,
+        run.logs = RunLogs.open(config, run.out_dir, fresh=resumed is None, main=ctx.main, step=run.global_step,
                                 tasks=task_names(run.val_set))
         announce(run)
         try:
