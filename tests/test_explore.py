@@ -34,7 +34,7 @@ def test_strength_params_validate():
     assert strength_params("motion_blur", 0.5) == {"length": 16}
     with pytest.raises(ValueError, match="strength"):
         strength_params("noise", 1.5)
-    with pytest.raises(KeyError, match="choose from"):
+    with pytest.raises(KeyError, match="fog"):
         strength_params("fog", 0.5)
 
 
@@ -57,9 +57,9 @@ def test_gst_maps_depend_on_the_degradation_and_are_deterministic(model, photo):
 def test_deeper_layers_and_errors(model, photo):
     deep = gst_maps_for(model, photo, "rain", 0.5, index=-1)  # last GST layer (refinement, full resolution)
     assert deep["maps"].ndim == 4
-    with pytest.raises(IndexError, match="out of range"):
+    with pytest.raises(IndexError, match="999"):
         gst_maps_for(model, photo, index=999)
-    with pytest.raises(ValueError, match="no GlobalSpatialTokens"):
+    with pytest.raises(ValueError, match="GlobalSpatialTokens"):
         gst_maps_for(build_model("exda_nano", gst=False), photo)
 
 

@@ -24,7 +24,7 @@ def test_check_parameters_accepts_valid_values():
 
 def test_check_parameters_rejects_unknown_names_listing_valid_ones():
     ns = {"EPOCHS": 3, "LR": 1e-3, "MODEL": "exda_t", "OUT_DIR": "o", "SMOKE": False, "EPOCH": 5}
-    with pytest.raises(ParameterError, match=r"\['EPOCH'\].*EPOCHS \(int\)"):
+    with pytest.raises(ParameterError, match=r"'EPOCH'.*EPOCHS"):
         check_parameters(ns, SPEC)
 
 
@@ -32,7 +32,7 @@ def test_check_parameters_rejects_unknown_names_listing_valid_ones():
 def test_check_parameters_rejects_bad_values(name, value):
     ns = {"EPOCHS": 3, "LR": 1e-3, "MODEL": "exda_t", "OUT_DIR": "o", "SMOKE": False}
     ns[name] = value
-    with pytest.raises(ParameterError, match=f"invalid value {name}="):
+    with pytest.raises(ParameterError, match=rf"\b{name}="):
         check_parameters(ns, SPEC)
 
 
@@ -43,7 +43,7 @@ def test_list_parameters_given_as_text_by_papermill_are_parsed():
     assert ns["SIDES"] == [256, 512]  # written back: the notebook's later cells see the list
     sides = {"SIDES": lambda v: isinstance(v, list) and all(isinstance(x, int) for x in v)}  # a callable rule
     assert check_parameters({"SIDES": "[32, 48]"}, sides) == {"SIDES": [32, 48]}
-    with pytest.raises(ParameterError, match="invalid value SIDES='256 512'"):
+    with pytest.raises(ParameterError, match=r"\bSIDES="):
         check_parameters({"SIDES": "256 512", "NAME": "x"}, spec)
 
 
@@ -69,7 +69,7 @@ def test_environment_report_has_the_basics():
 def test_pick_device_cpu_and_errors():
     assert pick_device("cpu").type == "cpu"
     if not torch.cuda.is_available():
-        with pytest.raises(RuntimeError, match="CUDA is not available"):
+        with pytest.raises(RuntimeError, match="CUDA"):
             pick_device("cuda")
 
 

@@ -102,15 +102,15 @@ def test_read_image_handles_gray_rgba_palette_and_16_bit(tmp_path):
 
 def test_corrupt_and_unsupported_files_are_clear_errors(tmp_path):
     (tmp_path / "noise.png").write_bytes(np.random.default_rng(0).bytes(300))
-    with pytest.raises(R.ImageReadError, match="noise.png: not an image file"):
+    with pytest.raises(R.ImageReadError, match=r"noise\.png"):
         R.read_image(tmp_path / "noise.png")
     Image.fromarray(np.zeros((64, 64, 3), np.uint8)).save(tmp_path / "full.jpg")
     data = (tmp_path / "full.jpg").read_bytes()
     (tmp_path / "cut.jpg").write_bytes(data[:len(data) // 2])
-    with pytest.raises(R.ImageReadError, match="cut.jpg: corrupt or truncated"):
+    with pytest.raises(R.ImageReadError, match="truncated"):
         R.read_image(tmp_path / "cut.jpg")
     Image.fromarray(np.full((4, 4), 7.5, np.float32)).save(tmp_path / "hdr.tif")
-    with pytest.raises(R.ImageReadError, match=r"outside \[0, 1\]"):
+    with pytest.raises(R.ImageReadError, match=r"\[0, 1\]"):
         R.read_image(tmp_path / "hdr.tif")
 
 

@@ -130,7 +130,7 @@ def test_different_seeds_differ():
 def test_unknown_name_and_field_give_clear_errors():
     with pytest.raises(ValueError, match="exda_t"):
         build_model("exda_xl")
-    with pytest.raises(TypeError, match="valid fields"):
+    with pytest.raises(TypeError, match="gst_stide"):
         build_model("exda_t", gst_stide=2)
     with pytest.raises(ValueError, match="value_form"):
         get_config("exda_t", value_form="postagg")

@@ -117,9 +117,9 @@ def test_an_unmatched_file_stops_train_before_anything_runs(tmp_path, capsys):
 def test_pairs_setting_needs_pairs_and_pairs_need_the_setting():
     from exda_lite.training.config import TrainConfig
 
-    with pytest.raises(ValueError, match="setting pairs needs"):
+    with pytest.raises(ValueError, match=r"\bpairs="):
         TrainConfig(setting="pairs", model="exda_nano")
-    with pytest.raises(ValueError, match="only setting pairs"):
+    with pytest.raises(ValueError, match=r"\bpairs="):
         TrainConfig(setting="demo", pairs=("a=x:y",))
 
 
@@ -247,7 +247,7 @@ def test_convert_reads_the_denoising_variants_and_refuses_dual_pixel(tmp_path, c
 
 def test_mixture_is_deterministic_and_ordered():
     assert parse_mix("noise+rain") == ("rain", "noise") == parse_mix("rain+noise")
-    with pytest.raises(ValueError, match="noise\\+rain"):
+    with pytest.raises(ValueError, match=r"noise\+fog"):
         parse_mix("noise+fog")
     image = demo_photo("coffee")[:32, :32]
     a = mix_degrade(image, ("noise", "rain"), np.random.default_rng(0))
@@ -258,7 +258,7 @@ def test_mixture_is_deterministic_and_ordered():
 def test_eval_demo_with_a_mixture_column(tmp_path, capsys):
     weights = save_weights(build_model("exda_nano"), tmp_path / "w.safetensors", "exda_nano")
     assert main(["eval", "--weights", str(weights), "--setting", "demo", "--model", "restormer"]) == 2
-    assert "holds a 'exda_nano' model, not 'restormer'" in capsys.readouterr().err
+    assert "'restormer'" in capsys.readouterr().err
     code = main(["eval", "--weights", str(weights), "--setting", "demo", "--mix", "noise+rain", "--demo-crop", "32",
                  "--no-save-images", "--out-dir", str(tmp_path)])
     printed = capsys.readouterr().out

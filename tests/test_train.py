@@ -117,17 +117,17 @@ def test_resume_of_a_finished_run_does_nothing_and_keeps_weights(tmp_path):
 def test_resume_with_another_model_is_a_clear_error(tmp_path):
     T.train(tiny_config(tmp_path, epochs=1))
     other = tiny_config(tmp_path, epochs=1, resume="auto", model_overrides={**TINY, "dim": 16})
-    with pytest.raises(T.CheckpointMismatchError, match=r"dim: checkpoint 8 vs this run 16"):
+    with pytest.raises(T.CheckpointMismatchError, match=r"\bdim\b"):
         T.train(other)
-    with pytest.raises(T.CheckpointMismatchError, match=r"batch_size: checkpoint 4 vs this run 2"):
+    with pytest.raises(T.CheckpointMismatchError, match=r"\bbatch_size\b"):
         T.train(tiny_config(tmp_path, epochs=1, resume="auto", batch_size=2))
 
 
 def test_missing_resume_path_and_foreign_files(tmp_path):
-    with pytest.raises(FileNotFoundError, match="no checkpoint"):
+    with pytest.raises(FileNotFoundError, match=r"nope\.pt"):
         T.train(tiny_config(tmp_path, resume=str(tmp_path / "nope.pt")))
     torch.save({"model": {}}, tmp_path / "foreign.pt")
-    with pytest.raises(T.CheckpointMismatchError, match="not an exda-lite training checkpoint"):
+    with pytest.raises(T.CheckpointMismatchError, match="exda-lite"):
         T.load_checkpoint(tmp_path / "foreign.pt")
 
 
@@ -175,7 +175,7 @@ class NaNAfter(torch.utils.data.Dataset):
 
 def test_non_finite_loss_stops_with_a_clear_message(tmp_path):
     config = tiny_config(tmp_path, epochs=1)
-    with pytest.raises(T.NonFiniteLossError, match=r"non-finite loss at step 1 .*lower lr"):
+    with pytest.raises(T.NonFiniteLossError, match="non-finite"):
         T.train(config, train_set=NaNAfter(0))
 
 
@@ -222,16 +222,16 @@ def test_bf16_autocast_trains_on_cpu_and_fp16_needs_cuda(tmp_path):
     assert all(math.isfinite(r["loss"]) for r in result.history)
     assert all(p.dtype == torch.float32 for p in result.model.parameters())  # weights stay fp32
     if not torch.cuda.is_available():
-        with pytest.raises(ValueError, match="fp16.*needs a CUDA GPU"):
+        with pytest.raises(ValueError, match="CUDA"):
             T.train(tiny_config(tmp_path / "fp16", epochs=1, precision="fp16"))
 
 
 def test_config_validation_lists_the_choices():
-    with pytest.raises(ValueError, match=r"setting='4deg' \(choose from demo, demo_medical, 3deg"):
+    with pytest.raises(ValueError, match=r"'4deg'.*demo_medical"):
         T.TrainConfig(setting="4deg")
     with pytest.raises(ValueError, match=r"batch_size=0"):
         T.TrainConfig(batch_size=0)
-    with pytest.raises(TypeError, match="unknown training option"):
+    with pytest.raises(TypeError, match="batchsize.*batch_size"):
         T.config_from_dict({"batchsize": 3})
 
 

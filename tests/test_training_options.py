@@ -60,7 +60,7 @@ def test_bad_weight_files_are_one_line_errors_naming_the_file(bad_files, tmp_pat
 def test_another_models_weights_is_a_clear_error(tmp_path):
     C.save_weights(build_model("exda_nano", **{**TINY, "dim": 16}), tmp_path / "big.safetensors", "exda_nano")
     run = tiny_config(tmp_path / "run", epochs=1, init_weights=str(tmp_path / "big.safetensors"))
-    with pytest.raises(T.CheckpointMismatchError, match="big.safetensors does not fit this model"):
+    with pytest.raises(T.CheckpointMismatchError, match=r"big\.safetensors"):
         T.train(run)
 
 
