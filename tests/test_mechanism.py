@@ -219,3 +219,18 @@ def test_fig5_pool_pilot_reports_the_seeds_a_03_db_interval_needs(tmp_path):
     assert set(power) == {"nonlinear_value_minus_baseline", "gst_minus_baseline", "both_minus_baseline"}
     assert power["both_minus_baseline"]["seeds_needed"] == 5  # sd 0 -> the minimum
     assert "fig5_pool" not in [n for n, x in experiments.EXPERIMENTS.items() if x.in_default_run]
+
+
+def test_scoreboard_says_not_yet_run_for_a_pilot_only_experiment(tmp_path):
+    """A pilot sizes an experiment and gives no verdict: the scoreboard must not read its n = 0 comparisons as
+    'not distinguishable'."""
+    from exda_lite.reference.scoreboard import reference_rows
+
+    e = experiments.EXPERIMENTS["fig5_pool"]
+    empty = {"n": 0, "mean": math.nan, "low": math.nan, "high": math.nan, "sd": math.nan, "p": math.nan}
+    (tmp_path / "fig5_pool.json").write_text(json.dumps({
+        "comparisons": {f"{arm}_minus_baseline": dict(empty) for arm in e.arms if arm != "baseline"},
+        "pilot": {"seeds": [100, 101, 102]}, "runs": {}}))
+    rows = [r for r in reference_rows(tmp_path) if "fig5_pool" in r.command]
+    assert len(rows) == 3
+    assert all(r.verdict == "not yet run" and "pilot only" in r.ours for r in rows)

@@ -77,8 +77,10 @@ def reference_rows(folder: Path) -> list[Row]:
         command = f"python -m exda_lite.reference run {name}"
         for key in [k.split(".", 1)[1] for k in PAPER if k.startswith(name + ".")]:
             entry = PAPER[f"{name}.{key}"]
-            if reference is None or key not in reference["comparisons"]:
-                rows.append(Row(entry["claim"], entry["where"], entry["text"], "-", "not yet run", command))
+            if reference is None or key not in reference["comparisons"] or not reference["comparisons"][key]["n"]:
+                pilot = reference is not None and "pilot" in reference  # a pilot sizes the runs, gives no verdict
+                rows.append(Row(entry["claim"], entry["where"], entry["text"],
+                                "pilot only (reference/README.md)" if pilot else "-", "not yet run", command))
                 continue
             found.append((len(rows), reference, key, entry))
             rows.append(None)
