@@ -29,6 +29,7 @@ from tqdm.auto import tqdm
 from .. import files
 from ..training.metrics import psnr
 from ..training.schedule import lr_factor
+from ..training.speed import channels_last_default
 from ..training.preemption import Preempted, stop_requested
 
 # moved to exda_lite.nn.tiny; re-exported until the notebooks import it from there
@@ -122,7 +123,7 @@ def train_toy(model: nn.Module, task: dict[str, torch.Tensor], steps: int = 800,
 def toy_channels_last(images: torch.Tensor, device="cpu") -> bool:
     """The faster memory format of the toy trainer: channels_last for 2-D images on a CPU, NCHW for 1 x L
     signals (no gain measured there; README *Speed*) and on GPUs (not measured yet)."""
-    return torch.device(device).type == "cpu" and images.dim() == 4 and images.shape[-2] > 1
+    return channels_last_default(device) and images.dim() == 4 and images.shape[-2] > 1
 
 
 def layout(x: torch.Tensor, channels_last: bool) -> torch.Tensor:
