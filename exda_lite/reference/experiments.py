@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from ..course import toy
+from . import decisions, token_maps
 from ..course.explore import demo_task
 from ..data import digits, flat_noise, photo_pool, synthetic
 from ..data.oracles import oracles
@@ -50,6 +51,9 @@ class Experiment:
     describe_task: Callable[[dict], dict] | None = None  # settings -> data source, counts, oracles (for the JSON)
     pilot_seeds: tuple[int, ...] = ()  # seeds that size the experiment: summarised apart, never pooled
     in_default_run: bool = True  # False: `run` without names skips it (it follows its own protocol)
+    decide: Callable[[dict, int], dict] | None = None  # the pre-registered rule (comparisons, planned seeds)
+    planned_seeds: int = 0  # confirmatory seeds fixed before the first confirmatory run (0 ... n-1)
+    analyse: Callable[..., dict] | None = None  # (experiment, runs, folder, task) -> a secondary analysis of the weights
 
     def comparisons(self) -> tuple[tuple[str, str], ...]:
         return self.pairs or tuple((arm, self.control) for arm in self.arms if arm != self.control)
@@ -287,7 +291,8 @@ EXPERIMENTS: dict[str, Experiment] = {
          "realisations": 4, "channels": 32, "blocks": 2, "heads": 1, "batch_size": 16, "lr": 3e-3, "ema": 0.999,
          "evals": 10},
         make_task=pool_task, make_model=fig5_model, keep_weights=True, describe_task=describe_pool_task,
-        pilot_seeds=(100, 101, 102), in_default_run=False),
+        pilot_seeds=(100, 101, 102), in_default_run=False, decide=decisions.restoration_decision,
+        planned_seeds=12),
     "gst_mechanism": Experiment(
         "gst_mechanism", "Pre-registered (reference/PREREGISTRATION.md): does GST help where every pixel's restoration "
         "needs a statistic of a content-selected region? flat_noise task (sigma readable only in a flat rectangle); "
@@ -295,9 +300,10 @@ EXPERIMENTS: dict[str, Experiment] = {
         "05_global_spatial_tokens", tuple(MECHANISM_ARMS), "mdta", "test_psnr", 3000,
         {"task": "flat_noise", "n_train": 16384, "n_test": 512, "patch": 32, "channels": 16, "blocks": 2, "heads": 1,
          "value": "residual_gelu", "batch_size": 16, "lr": 2e-3, "ema": 0.999},
-        make_task=flat_noise_task, make_model=mechanism_model,
+        make_task=flat_noise_task, make_model=mechanism_model, keep_weights=True,  # for the secondary analysis
         pairs=(("mdta", "local_only"), ("gst_rms", "mdta"), ("gst_rms", "uniform_rms"), ("gst", "mdta")),
-        pilot_seeds=(100, 101, 102), in_default_run=False),
+        pilot_seeds=(100, 101, 102), in_default_run=False, decide=decisions.gst_mechanism_decision,
+        planned_seeds=10, analyse=token_maps.analyse),
 }
 """Registered experiments; ``awareness`` (notebook 08) is an analysis of fig5's weights, see
 :mod:`exda_lite.reference.awareness`."""

@@ -226,6 +226,10 @@ def summarise(experiment: Experiment, out: Path, device: str = "cpu") -> dict:
         summary["data"] = experiment.describe_task(experiment.settings)
     if (labelled := per_degradation(experiment, runs, out)) is not None:
         summary["per_degradation"] = labelled
+    if experiment.decide is not None and runs:  # the pre-registered rule, on the confirmatory seeds only
+        summary["decision"] = experiment.decide(comparisons, experiment.planned_seeds)
+    if experiment.analyse is not None and any("weights" in r for by_seed in runs.values() for r in by_seed.values()):
+        summary["token_maps"] = experiment.analyse(experiment, runs, out, experiment.make_task(experiment.settings))
     if experiment.pairs and all("." in arm for arm in experiment.arms):
         summary["rungs"] = ladder(experiment, runs, comparisons)
     if any(pilot.values()):  # reported, never pooled with the confirmatory seeds (PREREGISTRATION.md)

@@ -1,0 +1,78 @@
+"""The pre-registered decision rules give each of their outcomes, and only from the comparisons that call for it."""
+
+import math
+
+import pytest
+
+from exda_lite.reference import decisions
+from exda_lite.reference.experiments import EXPERIMENTS
+
+
+def c(mean, half, p, n=10):
+    return {"mean": mean, "low": mean - half, "high": mean + half, "p": p, "n": n}
+
+
+def mechanism(c1, c2, c3, c4=None):
+    return {"mdta_minus_local_only": c1, "gst_rms_minus_mdta": c2, "gst_rms_minus_uniform_rms": c3,
+            "gst_minus_mdta": c4 or c(0.0, 0.1, 0.9)}
+
+
+STRONG = c(0.5, 0.2, 1e-4)
+
+
+@pytest.mark.parametrize("comparisons, outcome", [
+    (mechanism(c(0.5, 0.6, 0.1), STRONG, STRONG), "the task does not test GST"),
+    (mechanism(c(-0.5, 0.2, 1e-4), STRONG, STRONG), "the task does not test GST"),  # significant, wrong sign
+    (mechanism(STRONG, STRONG, STRONG), "GST's content-adaptive maps help"),
+    (mechanism(STRONG, STRONG, c(0.1, 0.3, 0.5)), "inconclusive"),  # adaptive maps not shown to matter
+    (mechanism(STRONG, c(0.02, 0.1, 0.7), c(0.0, 0.1, 0.9)), "no benefit of GST at this scale"),
+    (mechanism(STRONG, c(0.02, 0.2, 0.7), c(0.0, 0.1, 0.9)), "inconclusive"),  # interval reaches past 0.15
+])
+def test_gst_mechanism_rule(comparisons, outcome):
+    decision = decisions.gst_mechanism_decision(comparisons, planned=10)
+    assert decision["outcome"].startswith(outcome)
+    assert decision["status"] == "complete"
+
+
+def test_holm_is_within_the_family():
+    # p = 0.02 alone passes; with three other p-values of 0.02 Holm multiplies the smallest by 4
+    alone = decisions.adjusted({"a": {"p": 0.02}})
+    family = decisions.adjusted({k: {"p": 0.02} for k in "abcd"})
+    assert alone["a"] == pytest.approx(0.02) and family["a"] == pytest.approx(0.08)
+    assert decisions.gst_mechanism_decision(mechanism(*(c(0.5, 0.4, 0.02),) * 3), 10)["outcome"].startswith(
+        "the task does not test GST")
+
+
+@pytest.mark.parametrize("comparison, expected", [
+    (c(0.4, 0.2, 1e-3), "reproduces"), (c(-0.4, 0.2, 1e-3), "opposite"),
+    (c(0.02, 0.1, 0.6), "no effect at this scale"), (c(0.2, 0.3, 0.2), "inconclusive"),
+    (c(math.nan, math.nan, math.nan, n=1), "inconclusive"),
+])
+def test_restoration_labels(comparison, expected):
+    decision = decisions.restoration_decision({"nonlinear_value_minus_baseline": comparison}, planned=1)
+    assert decision["labels"]["nonlinear_value_minus_baseline"] == expected
+
+
+def test_fewer_seeds_than_planned_is_provisional():
+    decision = decisions.restoration_decision({"x": c(0.4, 0.2, 1e-3, n=4)}, planned=12)
+    assert decision["status"].startswith("incomplete: 4 of 12")
+
+
+def test_the_registry_carries_the_preregistered_plans():
+    assert EXPERIMENTS["gst_mechanism"].planned_seeds == 10  # PREREGISTRATION.md, amendment after the pilot
+    assert EXPERIMENTS["fig5_pool"].planned_seeds == 12  # PREREGISTRATION_RESTORATION.md, amendment
+    pairs = {f"{arm}_minus_{control}" for arm, control in EXPERIMENTS["gst_mechanism"].comparisons()}
+    assert pairs == set(mechanism(STRONG, STRONG, STRONG))
+
+
+def test_the_scoreboard_lists_each_preregistered_outcome(tmp_path):
+    import json
+
+    from exda_lite.reference import scoreboard
+
+    decision = decisions.gst_mechanism_decision(mechanism(STRONG, STRONG, STRONG), planned=10)
+    (tmp_path / "gst_mechanism.json").write_text(json.dumps({"decision": decision}))
+    lines = scoreboard.preregistered(tmp_path)
+    assert lines == ["- `gst_mechanism` (reference/PREREGISTRATION.md, complete): **GST's content-adaptive maps help**"]
+    assert "## Pre-registered outcomes" in scoreboard.markdown([], lines)
+    assert "Pre-registered" not in scoreboard.markdown([])
