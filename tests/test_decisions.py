@@ -76,3 +76,50 @@ def test_the_scoreboard_lists_each_preregistered_outcome(tmp_path):
     assert lines == ["- `gst_mechanism` (reference/PREREGISTRATION.md, complete): **GST's content-adaptive maps help**"]
     assert "## Pre-registered outcomes" in scoreboard.markdown([], lines)
     assert "Pre-registered" not in scoreboard.markdown([])
+
+
+def test_summary_carries_the_decision_and_the_display_prints_it(tmp_path, capsys):
+    from test_mechanism import fake_run
+
+    from exda_lite.reference import display, runner
+
+    e = EXPERIMENTS["gst_mechanism"]
+    gain = {"local_only": -1.0, "mdta": 0.0, "gst": 0.0, "gst_rms": 0.5, "uniform_rms": 0.1}
+    for seed in range(10):
+        for arm in e.arms:
+            fake_run(tmp_path, e.name, arm, seed, 30.0 + gain[arm] + 0.01 * seed * (arm == "gst_rms"), e.settings)
+    summary = runner.summarise(e, tmp_path)
+    assert summary["decision"]["status"] == "complete"
+    assert summary["decision"]["outcome"] == "GST's content-adaptive maps help"
+    assert "token_maps" not in summary  # no stored weights, no analysis
+    display.show("gst_mechanism", folder=tmp_path, plot=False)
+    assert "PRE-REGISTERED OUTCOME (reference/PREREGISTRATION.md; complete): GST's content-adaptive maps help" in (
+        capsys.readouterr().out)
+
+
+def test_a_pilot_only_reference_shows_its_power_table_and_no_verdict(tmp_path, capsys):
+    import json
+
+    from exda_lite.reference import display
+
+    power = {"gst_minus_baseline": {"sd": 0.24, "n": 3, "halfwidth_now": 0.6, "target_halfwidth": 0.3,
+                                    "seeds_needed": 5}}
+    (tmp_path / "fig5_pool.json").write_text(json.dumps({
+        "experiment": "fig5_pool", "runs": {}, "comparisons": {}, "pilot": {"seeds": [100, 101, 102], "power": power}}))
+    shown = display.show("fig5_pool", folder=tmp_path)
+    out = capsys.readouterr().out
+    assert shown["shown"] is False and shown["reason"] == "pilot only"
+    assert "--seeds 0 1 2 3 4 5 6 7 8 9 10 11" in out and "seeds for a +-0.3 CI: 5" in out
+
+
+def test_plot_comparisons_draws_one_interval_per_comparison(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from exda_lite.reference import display
+
+    reference = {"experiment": "x", "metric": "test_psnr", "comparisons": {"a_minus_b": c(0.3, 0.2, 0.01),
+                                                                           "c_minus_b": c(-0.1, 0.3, 0.5)}}
+    fig = display.plot_comparisons(reference, labels={"a_minus_b": "A"})
+    labels = [t.get_text() for t in fig.axes[0].get_xticklabels()]
+    assert labels == ["A", "c\n- b"]

@@ -1,13 +1,14 @@
 """The mechanism, measured (issue 21): what MDTA is per pixel, and what GST's token rows carry.
 
-Notebook 01 uses the first three; notebook 05 the last two.
+Notebook 01 uses the first three; notebook 05 the rest.
 
 * ``per_image_weight``  for one image, MDTA's sublayer with linear values is a 1x1 convolution of the value
                         maps V whose C x C weight is ``W_out @ blockdiag(A_1, ..., A_h)``;
 * ``smooth_fields``     smooth random images in [0, 1] (the clean signals of the gamma toy);
 * ``response_figure``   output pixel vs input pixel for a few test images (the learned per-image curve);
 * ``token_rows``        the rows of V* (value rows, token rows) of one ExDAAttention layer with GST;
-* ``rms``               the root mean square of a tensor.
+* ``rms``               the root mean square of a tensor;
+* ``flat_noise_figure`` flat_noise composites with their rectangle outlined and, given a model, its GST token maps.
 
 The training loops and the numbers the notebooks report stay in the notebooks, where the student reads them.
 """
@@ -75,3 +76,27 @@ def token_rows(layer, x: torch.Tensor) -> dict[str, torch.Tensor]:
 def rms(t: torch.Tensor) -> float:
     """Root mean square of all entries."""
     return float(t.pow(2).mean().sqrt())
+
+
+def flat_noise_figure(images: torch.Tensor, rects: torch.Tensor, sigma: torch.Tensor, maps: dict | None = None):
+    """Row 0: the degraded composites (rectangle outlined, sigma in the title); one more row per entry of
+    ``maps`` (name -> (N, HW) map per image, e.g. a model's first-layer token maps averaged over heads)."""
+    from matplotlib.patches import Rectangle
+
+    rows = 1 + len(maps or {})
+    n = len(images)
+    fig, axes = plt.subplots(rows, n, figsize=(2.1 * n, 2.1 * rows), squeeze=False)
+    side = images.shape[-1]
+    for i in range(n):
+        r, c, h, w = rects[i].tolist()
+        axes[0, i].imshow(images[i].permute(1, 2, 0).clamp(0, 1).numpy())
+        axes[0, i].set_title(f"sigma = {255 * float(sigma[i]):.0f}/255", fontsize=8)
+        for row, (name, m) in enumerate((maps or {}).items(), start=1):
+            axes[row, i].imshow(m[i].reshape(side, side).numpy(), cmap="magma")
+            if i == 0:
+                axes[row, 0].set_ylabel(name, fontsize=8)
+        for row in range(rows):
+            axes[row, i].add_patch(Rectangle((c - 0.5, r - 0.5), w, h, fill=False, ec="cyan", lw=1.2))
+            axes[row, i].set_xticks([]); axes[row, i].set_yticks([])
+    plt.tight_layout()
+    return fig

@@ -79,6 +79,9 @@ def show(name: str, this_run: dict | None = None, enabled: bool = True, plot: bo
         print(f"No committed reference for {name!r} in {Path(folder or reference_dir())}: run "
               f"`python -m exda_lite.reference run {name}` (or `make reference`) to create it.")
         return {"shown": False, "reason": "missing"}
+    if not reference["runs"]:  # only the pilot has run: it sized the experiment and gives no verdict
+        print(pilot_text(reference))
+        return {"shown": False, "reason": "pilot only", "pilot": reference.get("pilot", {}).get("power")}
     stats = arm_stats(reference)
     metric = reference["metric"]
     print(f"{metric}, final value per arm ({kind_of(stats)}: {reference['command']}, commit {reference['commit'][:10]})")
@@ -106,6 +109,8 @@ def show(name: str, this_run: dict | None = None, enabled: bool = True, plot: bo
         print(f"   smallest detectable effect (95 % CI half-width, t*sd/sqrt(n)): ±{detectable(comparison):.3g}"
               f" | paper: {paper_text(name, key)}")
     print(reading(reference, stats))
+    if "decision" in reference:
+        print(decision_text(reference["decision"]))
     for key, control in reference.get("controls", {}).items():
         print(f"control, {key.replace('_', ' ')}: {control_text(control)}")
     if plot and any(r["curve"] for by_seed in reference["runs"].values() for r in by_seed.values()):
@@ -114,6 +119,55 @@ def show(name: str, this_run: dict | None = None, enabled: bool = True, plot: bo
             "kind": kind_of(stats), "differences": differences,
             "comparisons": {k: {**{f: c[f] for f in ("n", "mean", "low", "high", "p")}, "detectable": detectable(c)}
                             for k, c in reference["comparisons"].items()}}
+
+
+def pilot_text(reference: dict) -> str:
+    """What a pilot-only reference can say: its seeds and, per comparison, the sd and the seeds a 0.3 dB CI needs."""
+    from .experiments import EXPERIMENTS
+
+    pilot, name = reference.get("pilot", {}), reference["experiment"]
+    planned = EXPERIMENTS[name].planned_seeds if name in EXPERIMENTS else 0
+    seeds = " ".join(map(str, range(planned))) if planned else "..."
+    lines = [f"{name}: only the pilot has run (seeds {pilot.get('seeds', [])}); it sizes the confirmatory runs and "
+             f"is never pooled with them. The pre-registered confirmatory run: `python -m exda_lite.reference run "
+             f"{name} --seeds {seeds}`."]
+    for key, row in pilot.get("power", {}).items():
+        lines.append(f"   {key}: pilot sd of the paired differences {row['sd']:.2f}, seeds for a "
+                     f"+-{row['target_halfwidth']} CI: {row['seeds_needed']}")
+    return "\n".join(lines)
+
+
+def decision_text(decision: dict) -> str:
+    """The pre-registered rule's outcome in one line, with the Holm-adjusted p-values it rests on."""
+    p = ", ".join(f"{k} {v:.2g}" for k, v in decision["p_holm"].items() if math.isfinite(v))
+    return (f"PRE-REGISTERED OUTCOME ({decision['rule']}; {decision['status']}): {decision['outcome']}"
+            + (f" [Holm-adjusted p within the experiment: {p}]" if p else ""))
+
+
+def plot_comparisons(reference: dict, labels: dict | None = None, no_effect: float = 0.15):
+    """Every paired comparison of a reference as its mean with the 95 % CI, beside the "no effect" band
+    (+-``no_effect``) of the pre-registered rules. ``labels``: comparison key -> axis label."""
+    import matplotlib.pyplot as plt
+
+    comparisons = reference["comparisons"]
+    keys = list(comparisons)
+    names = [(labels or {}).get(k, k.replace("_minus_", "\n- ")) for k in keys]
+    mean = np.array([comparisons[k]["mean"] for k in keys])
+    err = np.array([[comparisons[k]["mean"] - comparisons[k]["low"] for k in keys],
+                    [comparisons[k]["high"] - comparisons[k]["mean"] for k in keys]])
+    fig, ax = plt.subplots(figsize=(1.9 * len(keys) + 2, 3.4))
+    ax.axhspan(-no_effect, no_effect, color="tab:green", alpha=0.15, label=f"'no effect' band (+-{no_effect})")
+    ax.axhline(0, color="gray", ls=":")
+    ax.errorbar(names, mean, yerr=err, fmt="o", color="black", capsize=5, label="mean, 95 % CI")
+    n = max(c["n"] for c in comparisons.values())
+    unit = "dB" if reference["metric"] == "test_psnr" else reference["metric"]
+    ax.set_ylabel(f"paired difference ({unit})")
+    ax.set_title(f"{reference['experiment']}: paired differences over {n} seeds")
+    ax.tick_params(axis="x", labelsize=8)
+    ax.legend(fontsize=8)
+    plt.tight_layout()
+    plt.show()
+    return fig
 
 
 def kind_of(stats: dict) -> str:

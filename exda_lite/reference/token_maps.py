@@ -29,31 +29,38 @@ TOKEN_ARMS = ("gst", "gst_rms", "uniform_rms")
 
 
 @torch.no_grad()
-def rectangle_mass(model: torch.nn.Module, images: torch.Tensor, rects: torch.Tensor,
-                   batch_size: int = 128) -> torch.Tensor:
-    """(N, blocks, heads, tokens): each GST map's share of its mass inside the image's rectangle (r, c, h, w)."""
-    maps = []
-    hooks = [m.register_forward_hook(lambda _m, _i, out: maps.append(out))
+def layer_maps(model: torch.nn.Module, images: torch.Tensor, batch_size: int = 128) -> torch.Tensor:
+    """(N, blocks, heads, tokens, H*W): the maps G (Algorithm 1, step 5) of every GST layer of ``model``."""
+    maps, out = [], []
+    hooks = [m.register_forward_hook(lambda _m, _i, result: maps.append(result))
              for m in model.modules() if isinstance(m, GlobalSpatialTokens)]
     if not hooks:
         raise ValueError("the model has no GST layer: nothing to analyse")
-    h, w = images.shape[-2:]
-    inside = torch.zeros(len(images), h, w)
-    for i, (r, c, rh, rw) in enumerate(rects.tolist()):
-        inside[i, r:r + rh, c:c + rw] = 1
-    inside = inside.flatten(1)  # (N, HW)
-    out = []
     try:
         for start in range(0, len(images), batch_size):
             maps.clear()
             model(images[start:start + batch_size])
-            block = torch.stack(maps, 1)  # (B, blocks, heads, K, HW)
-            mask = inside[start:start + batch_size, None, None, None]
-            out.append((block * mask).sum(-1) / block.sum(-1))
+            out.append(torch.stack(maps, 1))
     finally:
         for hook in hooks:
             hook.remove()
     return torch.cat(out)
+
+
+def rectangle_mask(rects: torch.Tensor, side: int) -> torch.Tensor:
+    """(N, side*side): 1 inside each image's rectangle (top, left, height, width), else 0."""
+    inside = torch.zeros(len(rects), side, side)
+    for i, (r, c, h, w) in enumerate(rects.tolist()):
+        inside[i, r:r + h, c:c + w] = 1
+    return inside.flatten(1)
+
+
+def rectangle_mass(model: torch.nn.Module, images: torch.Tensor, rects: torch.Tensor,
+                   batch_size: int = 128) -> torch.Tensor:
+    """(N, blocks, heads, tokens): each GST map's share of its mass inside the image's rectangle."""
+    maps = layer_maps(model, images, batch_size)
+    inside = rectangle_mask(rects, images.shape[-1])[:, None, None, None]
+    return (maps * inside).sum(-1) / maps.sum(-1)
 
 
 def describe(mass: torch.Tensor, rects: torch.Tensor, sigma: torch.Tensor, size: int) -> dict:
@@ -82,3 +89,24 @@ def analyse(experiment, runs: dict, folder: Path, task: dict) -> dict:
         keys = next(iter(entry["runs"].values()))
         entry["mean"] = {k: float(np.mean([r[k] for r in entry["runs"].values()])) for k in keys}
     return table
+
+
+def reading(reference: dict) -> str:
+    """Plain words, generated from ``gst_mechanism.json``: the outcome, then what the maps learned."""
+    lines = []
+    if "decision" in reference:
+        d = reference["decision"]
+        lines.append(f"Pre-registered outcome ({d['status']}): {d['outcome']}.")
+    for arm, entry in reference.get("token_maps", {}).items():
+        m, n = entry["mean"], len(entry["runs"])
+        if arm == "uniform_rms":
+            lines.append(f"- {arm} (control, constant maps): selectivity {m['selectivity']:.3f} over {n} models, as "
+                         "it must be: the measure can tell constant maps from selective ones.")
+            continue
+        rho = "undefined" if not math.isfinite(m["spearman"]) else f"{m['spearman']:+.2f}"
+        leaning = ("look at the rectangle more than its area" if m["selectivity"] > 1.05 else
+                   "avoid the rectangle" if m["selectivity"] < 0.95 else "show no preference for the rectangle")
+        lines.append(f"- {arm}: the maps {leaning} (selectivity {m['selectivity']:.2f} averaged over tokens, "
+                     f"{m['best_token']:.2f} for the most selective token; mean over {n} models); Spearman rho between "
+                     f"sigma and the mass on the rectangle: {rho}.")
+    return "\n".join(lines)
