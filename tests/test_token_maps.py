@@ -79,3 +79,26 @@ def test_spearman_follows_sigma_and_not_the_image_order():
     assert token_maps.describe(mass, rects, sigma, 16)["spearman"] == 1.0
     shuffled = mass[torch.randperm(len(mass), generator=torch.Generator().manual_seed(1))]
     assert abs(token_maps.describe(shuffled, rects, sigma, 16)["spearman"]) < 0.9
+
+
+def test_sigma_scores_see_a_feature_that_carries_sigma_and_not_one_that_does_not():
+    import numpy as np
+
+    from exda_lite.reference.token_maps import sigma_scores
+
+    rng = np.random.default_rng(0)
+    sigma = np.exp(rng.uniform(np.log(0.01), np.log(0.15), 300))
+    informative = np.stack([np.log(sigma) + 0.05 * rng.standard_normal(300), rng.standard_normal(300)], 1)
+    noise = rng.standard_normal((300, 2))
+    assert sigma_scores(informative, sigma)["probe_r2"] > 0.9
+    assert sigma_scores(noise, sigma)["probe_r2"] < 0.05
+    assert sigma_scores(informative, sigma)["nmi"] > sigma_scores(noise, sigma)["nmi"] + 0.3
+
+
+def test_pixel_features_read_the_noise_level():
+    from exda_lite.reference.token_maps import pixel_features
+
+    clean = torch.full((2, 3, 16, 16), 0.5)
+    noisy = clean + torch.tensor([0.01, 0.1]).reshape(2, 1, 1, 1) * torch.randn(2, 3, 16, 16)
+    f = pixel_features(noisy)
+    assert f.shape == (2, 9) and (f[1, 6:] > 5 * f[0, 6:]).all()  # the Laplacian's std grows with sigma

@@ -229,7 +229,7 @@ def summarise(experiment: Experiment, out: Path, device: str = "cpu") -> dict:
     if experiment.decide is not None and runs:  # the pre-registered rule, on the confirmatory seeds only
         summary["decision"] = experiment.decide(comparisons, experiment.planned_seeds)
     if experiment.analyse is not None and any("weights" in r for by_seed in runs.values() for r in by_seed.values()):
-        summary["token_maps"] = experiment.analyse(experiment, runs, out, experiment.make_task(experiment.settings))
+        summary.update(experiment.analyse(experiment, runs, out, experiment.make_task(experiment.settings)))
     if experiment.pairs and all("." in arm for arm in experiment.arms):
         summary["rungs"] = ladder(experiment, runs, comparisons)
     if any(pilot.values()):  # reported, never pooled with the confirmatory seeds (PREREGISTRATION.md)

@@ -11,6 +11,12 @@ would give them. For every confirmatory run with stored weights and tokens, over
 
 ``uniform_rms`` is the control: its maps are constant, so its selectivity is exactly 1 and rho is undefined
 (NaN). No decision rule: a description of the maps, reported beside the primary outcome.
+
+**Sigma awareness** (exploratory, *not* pre-registered: notebook 08's question asked of this task). Every arm's
+body features, averaged over space, for the 512 test composites: how well do they encode the hidden sigma?
+``probe_r2`` is the 5-fold cross-validated R^2 of a ridge regression of log sigma on the standardised features,
+``nmi`` the k-means (3 clusters) NMI against sigma's terciles. Controls: the same from simple pixel statistics
+(per-channel mean, std, and std of the Laplacian) and from each arm's *untrained* network.
 """
 
 from __future__ import annotations
@@ -74,7 +80,71 @@ def describe(mass: torch.Tensor, rects: torch.Tensor, sigma: torch.Tensor, size:
             "spearman": rho}
 
 
+def sigma_scores(features: np.ndarray, sigma: np.ndarray, seed: int = 0) -> dict:
+    """How well ``features`` (N, D) encode ``sigma`` (N,): cross-validated ridge R^2 of log sigma, k-means NMI."""
+    from sklearn.linear_model import RidgeCV
+    from sklearn.model_selection import KFold, cross_val_score
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from ..course.awareness import cluster_scores
+
+    target = np.log(sigma)
+    probe = make_pipeline(StandardScaler(), RidgeCV(alphas=np.logspace(-3, 3, 13)))
+    r2 = cross_val_score(probe, features, target, cv=KFold(5, shuffle=True, random_state=seed), scoring="r2")
+    terciles = np.digitize(target, np.quantile(target, [1 / 3, 2 / 3]))
+    return {"probe_r2": float(r2.mean()), "nmi": cluster_scores(features, terciles, seed=seed)["nmi"]}
+
+
+@torch.no_grad()
+def body_features(model: torch.nn.Module, images: torch.Tensor) -> np.ndarray:
+    """(N, C): the output of a TinyRestorer's body, averaged over space (notebook 08's embedding)."""
+    return model.body(model.embed(images)).mean(dim=(-2, -1)).numpy()
+
+
+def pixel_features(images: torch.Tensor) -> np.ndarray:
+    """(N, 9): per-channel mean, std and std of the Laplacian: a network-free control for the sigma probe."""
+    kernel = torch.tensor([[0.0, 1, 0], [1, -4, 1], [0, 1, 0]]).expand(3, 1, 3, 3)
+    laplacian = torch.nn.functional.conv2d(images, kernel, groups=3)
+    return torch.cat([images.mean((-2, -1)), images.std((-2, -1)), laplacian.std((-2, -1))], 1).numpy()
+
+
+def sigma_awareness(experiment, runs: dict, folder: Path, task: dict) -> dict:
+    """arm -> {"runs": {seed: scores}, "mean", "untrained"}, and the pixel-statistics control (exploratory)."""
+    images, sigma = task["test_degraded"], task["test_sigma"].numpy()
+    table = {}
+    for arm, by_seed in runs.items():
+        for seed, run in sorted(by_seed.items()):
+            if "weights" not in run:
+                continue
+            trained = stored_model(experiment, arm, seed, run, Path(folder)).eval()
+            untrained = experiment.make_model(arm, seed, experiment.settings).eval()
+            entry = table.setdefault(arm, {"runs": {}, "untrained": {}})
+            entry["runs"][str(seed)] = sigma_scores(body_features(trained, images), sigma)
+            entry["untrained"][str(seed)] = sigma_scores(body_features(untrained, images), sigma)
+    for entry in table.values():
+        for part in ("runs", "untrained"):
+            entry[f"{part}_mean" if part == "untrained" else "mean"] = {
+                k: float(np.mean([r[k] for r in entry[part].values()])) for k in ("probe_r2", "nmi")}
+    from .stats import paired_ci
+
+    comparisons = {}
+    for arm, control in experiment.comparisons():
+        a, b = table.get(arm, {}).get("runs", {}), table.get(control, {}).get("runs", {})
+        seeds = sorted(set(a) & set(b), key=int)
+        comparisons[f"{arm}_minus_{control}"] = paired_ci([a[k]["probe_r2"] for k in seeds],
+                                                          [b[k]["probe_r2"] for k in seeds])
+    return {"arms": table, "probe_r2_comparisons": comparisons,
+            "pixel_statistics": sigma_scores(pixel_features(images), sigma), "note": "exploratory, not pre-registered"}
+
+
 def analyse(experiment, runs: dict, folder: Path, task: dict) -> dict:
+    """The secondary analyses of gst_mechanism's stored models: ``token_maps`` and ``sigma_awareness``."""
+    return {"token_maps": token_table(experiment, runs, folder, task),
+            "sigma_awareness": sigma_awareness(experiment, runs, folder, task)}
+
+
+def token_table(experiment, runs: dict, folder: Path, task: dict) -> dict:
     """arm -> {"runs": {seed: description}, "mean": the seed means}, for the arms with tokens and weights."""
     table = {}
     for arm in TOKEN_ARMS:
@@ -99,14 +169,28 @@ def reading(reference: dict) -> str:
         lines.append(f"Pre-registered outcome ({d['status']}): {d['outcome']}.")
     for arm, entry in reference.get("token_maps", {}).items():
         m, n = entry["mean"], len(entry["runs"])
+        models = f"{n} model" + ("s" if n != 1 else "")
         if arm == "uniform_rms":
-            lines.append(f"- {arm} (control, constant maps): selectivity {m['selectivity']:.3f} over {n} models, as "
+            lines.append(f"- {arm} (control, constant maps): selectivity {m['selectivity']:.3f} over {models}, as "
                          "it must be: the measure can tell constant maps from selective ones.")
             continue
         rho = "undefined" if not math.isfinite(m["spearman"]) else f"{m['spearman']:+.2f}"
         leaning = ("look at the rectangle more than its area" if m["selectivity"] > 1.05 else
                    "avoid the rectangle" if m["selectivity"] < 0.95 else "show no preference for the rectangle")
         lines.append(f"- {arm}: the maps {leaning} (selectivity {m['selectivity']:.2f} averaged over tokens, "
-                     f"{m['best_token']:.2f} for the most selective token; mean over {n} models); Spearman rho between "
+                     f"{m['best_token']:.2f} for the most selective token; mean over {models}); Spearman rho between "
                      f"sigma and the mass on the rectangle: {rho}.")
+    awareness = reference.get("sigma_awareness")
+    if awareness:
+        pixels = awareness["pixel_statistics"]
+        lines.append(f"Sigma awareness (exploratory): cross-validated R^2 of log sigma from the pooled body features "
+                     f"(pixel statistics alone: {pixels['probe_r2']:.2f}):")
+        for arm, entry in awareness["arms"].items():
+            lines.append(f"- {arm}: R^2 {entry['mean']['probe_r2']:.2f} trained, {entry['untrained_mean']['probe_r2']:.2f} "
+                         f"untrained; k-means NMI against sigma's terciles {entry['mean']['nmi']:.2f} "
+                         f"({len(entry['runs'])} model{'s' if len(entry['runs']) != 1 else ''})")
+        for key, c in awareness.get("probe_r2_comparisons", {}).items():
+            if c["n"] >= 2:
+                lines.append(f"  {key.replace('_minus_', ' - ')}: R^2 {c['mean']:+.3f}, 95 % CI [{c['low']:+.3f}, "
+                             f"{c['high']:+.3f}] over {c['n']} paired seeds (no correction: exploratory)")
     return "\n".join(lines)
