@@ -110,6 +110,9 @@ PAPER["awareness.ari_gst_minus_baseline"] = {
 PAPER["awareness.both_minus_nonlinear_value"] = {
     "claim": "GST makes embeddings cluster by degradation, nonlinear value on (NMI)", "where": "Sec. 4, Fig. 7",
     "text": "NMI 0.71 -> 0.88 (+0.17)", "value": 0.17, "kind": "difference", "unit": "NMI"}
+for _key in ("gst_minus_baseline", "ari_gst_minus_baseline", "both_minus_nonlinear_value"):
+    PAPER[f"awareness_pool.{_key}"] = {**PAPER[f"awareness.{_key}"],
+                                       "claim": PAPER[f"awareness.{_key}"]["claim"] + " (powered models)"}
 
 for _name, _unit in (("span_ladder", "ratio"), ("digits_ladder", "difference")):
     for _rung in ("attention_only", "groupnorm", "layernorm", "gdfn", "restormer_block"):

@@ -246,3 +246,18 @@ def test_shared_arm_is_trained_once(tmp_path, monkeypatch, one_thread):
     assert "stride_2" not in trained and sorted(trained) == ["stride_1", "stride_4", "stride_8"]
     assert summary["runs"]["stride_2"]["0"]["shared_from"] == "fig5/both"
     assert not (tmp_path / "runs" / "gst_strides" / "stride_2-seed0.json").exists()
+
+
+def test_awareness_pool_reads_fig5_pool_weights_and_skips_the_pilot(tmp_path, monkeypatch, one_thread):
+    """The same analysis on the powered models: their own labelled test crops, confirmatory seeds only."""
+    from exda_lite.reference import awareness
+
+    small = {**experiments.EXPERIMENTS["fig5_pool"].settings, "n_train": 32, "n_test": 10, "channels": 8}
+    pool = dataclasses.replace(experiments.EXPERIMENTS["fig5_pool"], steps=3, settings=small, pilot_seeds=(100,))
+    monkeypatch.setitem(experiments.EXPERIMENTS, "fig5_pool", pool)
+    monkeypatch.setitem(runner.EXPERIMENTS, "fig5_pool", pool)
+    runner.run_experiment(pool, [0, 1, 100], "cpu", tmp_path, progress=False)
+    summary = awareness.analyse(tmp_path, name="awareness_pool")
+    assert summary["source"] == "fig5_pool" and summary["settings"]["channels"] == 8
+    assert summary["comparisons"]["gst_minus_baseline"]["seeds"] == [0, 1]  # seed 100 is the pilot's
+    assert (tmp_path / "awareness_pool.json").is_file() and not (tmp_path / "awareness.json").exists()

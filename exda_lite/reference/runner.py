@@ -31,6 +31,7 @@ from .provenance import environment, git_commit, last_fifth_change  # noqa: F401
 from .stats import paired_ci, power_table, verdict
 
 ANALYSIS = "awareness"  # an analysis of the fig5 runs' weights (exda_lite.reference.awareness)
+ANALYSES = ("awareness", "awareness_pool")  # the same analysis of fig5_pool's weights (not in the default run)
 
 CONVERGENCE = {
     "test_mse": ("relative", 0.01, "the held-out MSE moved by less than 1 % over the last 20 % of steps"),
@@ -290,16 +291,17 @@ def main(argv=None) -> int:
         scoreboard(args.reference, args.out_dir or None)
         return 0
     if args.command == "list":
-        from .awareness import DESCRIPTION
+        from .awareness import ANALYSES as ANALYSIS_TABLE
 
         for name, e in EXPERIMENTS.items():
             seeds = " ".join(map(str, e.pilot_seeds))
             protocol = ("" if e.in_default_run
                         else f"; not in the default run: pilot seeds {seeds} first, see its pre-registration")
             print(f"{name:16s} {e.description} [{', '.join(e.arms)}; {e.steps} steps on CPU{protocol}]")
-        print(f"{ANALYSIS:16s} {DESCRIPTION} [no training of its own]")
+        for name, (source, description) in ANALYSIS_TABLE.items():
+            print(f"{name:16s} {description} [no training of its own: reads {source}'s weights]")
         return 0
-    names = list(EXPERIMENTS) + [ANALYSIS]
+    names = list(EXPERIMENTS) + list(ANALYSES)
     default = [n for n in EXPERIMENTS if EXPERIMENTS[n].in_default_run] + [ANALYSIS]
     unknown = [n for n in args.names if n not in names]
     if unknown:
@@ -312,11 +314,12 @@ def main(argv=None) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     for name in args.names or default:
-        if name == ANALYSIS:  # no training of its own: it reads the weights the fig5 runs keep
-            from .awareness import SOURCE, analyse
+        if name in ANALYSES:  # no training of its own: it reads the weights its source's runs keep
+            from .awareness import ANALYSES as ANALYSIS_TABLE, analyse
 
-            run_experiment(EXPERIMENTS[SOURCE], args.seeds, args.device, Path(args.out), progress=not args.no_progress)
-            summary = analyse(Path(args.out), seeds=set(args.seeds))
+            source = ANALYSIS_TABLE[name][0]
+            run_experiment(EXPERIMENTS[source], args.seeds, args.device, Path(args.out), progress=not args.no_progress)
+            summary = analyse(Path(args.out), seeds=set(args.seeds), name=name)
         else:
             summary = run_experiment(EXPERIMENTS[name], args.seeds, args.device, Path(args.out),
                                      progress=not args.no_progress, arms=args.arms)

@@ -72,7 +72,7 @@ def reference_rows(folder: Path) -> list[Row]:
     from .stats import holm
 
     found, rows = [], []
-    for name in [*EXPERIMENTS, "awareness"]:
+    for name in [*EXPERIMENTS, "awareness", "awareness_pool"]:
         reference = load_reference(name, folder)
         command = f"python -m exda_lite.reference run {name}"
         for key in [k.split(".", 1)[1] for k in PAPER if k.startswith(name + ".")]:
