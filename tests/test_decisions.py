@@ -123,3 +123,12 @@ def test_plot_comparisons_draws_one_interval_per_comparison(tmp_path):
     fig = display.plot_comparisons(reference, labels={"a_minus_b": "A"})
     labels = [t.get_text() for t in fig.axes[0].get_xticklabels()]
     assert labels == ["A", "c\n- b"]
+
+
+def test_awareness_pool_rule():
+    comparisons = {"gst_minus_baseline": c(0.1, 0.05, 1e-4), "ari_gst_minus_baseline": c(-0.1, 0.05, 1e-4),
+                   "both_minus_nonlinear_value": c(0.05, 0.2, 0.4)}
+    labels = decisions.awareness_decision(comparisons, planned=10)["labels"]
+    assert labels == {"gst_minus_baseline": "GST raises the clustering",
+                      "ari_gst_minus_baseline": "GST lowers the clustering",
+                      "both_minus_nonlinear_value": "not distinguishable"}

@@ -261,3 +261,4 @@ def test_awareness_pool_reads_fig5_pool_weights_and_skips_the_pilot(tmp_path, mo
     assert summary["source"] == "fig5_pool" and summary["settings"]["channels"] == 8
     assert summary["comparisons"]["gst_minus_baseline"]["seeds"] == [0, 1]  # seed 100 is the pilot's
     assert (tmp_path / "awareness_pool.json").is_file() and not (tmp_path / "awareness.json").exists()
+    assert summary["decision"]["status"].startswith("incomplete: 2 of 12")

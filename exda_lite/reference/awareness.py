@@ -135,5 +135,9 @@ def analyse(folder, seeds=None, name: str = NAME) -> dict:
                                          "ari_mean": float(np.mean([v["ari"] for v in by.values()]))}
                                    for arm, by in untrained.items()}},
     }
+    if name != NAME:  # awareness_pool follows its pre-registered rule
+        from .decisions import awareness_decision
+
+        summary["decision"] = awareness_decision(comparisons, EXPERIMENTS[source_name].planned_seeds)
     files.write_json(folder / f"{name}.json", summary, indent=1)
     return summary

@@ -64,3 +64,13 @@ def gst_mechanism_decision(comparisons: dict, planned: int) -> dict:
         outcome = "inconclusive"
     return {"rule": "reference/PREREGISTRATION.md", "planned_seeds": planned, "p_holm": p, "positive": positive,
             "status": completeness(comparisons, planned) or "complete", "outcome": outcome}
+
+
+def awareness_decision(comparisons: dict, planned: int) -> dict:
+    """awareness_pool (A1-A3, PREREGISTRATION_RESTORATION.md): per comparison after Holm across the three."""
+    p = adjusted(comparisons)
+    labels = {k: ("GST raises the clustering" if c["mean"] > 0 else "GST lowers the clustering")
+              if math.isfinite(p[k]) and p[k] < 0.05 else "not distinguishable" for k, c in comparisons.items()}
+    return {"rule": "reference/PREREGISTRATION_RESTORATION.md (awareness_pool)", "planned_seeds": planned,
+            "p_holm": p, "labels": labels, "status": completeness(comparisons, planned) or "complete",
+            "outcome": "; ".join(f"{k}: {v}" for k, v in labels.items())}
