@@ -160,7 +160,7 @@ def preregistered(folder) -> list[str]:
     from .experiments import EXPERIMENTS
 
     lines = []
-    for name in EXPERIMENTS:
+    for name in [*EXPERIMENTS, "awareness_pool"]:
         reference = load_reference(name, Path(folder or reference_dir()))
         if reference is not None and "decision" in reference:
             d = reference["decision"]
