@@ -139,6 +139,7 @@ def test_runner_caches_finished_runs_and_summarises(tmp_path, tiny_experiment, m
     assert summary["comparisons"]["linear_minus_nonlinear"]["n"] == 2
     assert (tmp_path / "span_synthetic.json").is_file()
     assert not any((tmp_path / ".state").rglob("*.pt"))
+    assert summary["runs_with_cpu_seconds"] == 6 and 0 < summary["cpu_seconds"]  # the CPU time make reference costs
     calls = []
     monkeypatch.setattr(runner, "train_arm", lambda *a, **k: calls.append(a) or [])
     runner.run_experiment(tiny_experiment, [0, 1], "cpu", tmp_path, progress=False)

@@ -120,7 +120,7 @@ def run_lock(path: Path, wait: bool = True):
 def train_one(experiment: Experiment, task: dict, arm: str, seed: int, device: str, out: Path, path: Path,
               progress: bool) -> None:
     """Train one (arm, seed) from its saved state, if any; write its JSON (and weights, if kept)."""
-    start = time.time()
+    start, cpu_start = time.time(), time.process_time()
     state = out / ".state" / experiment.name / f"{arm}-seed{seed}.pt"
     model = experiment.make_model(arm, seed, experiment.settings)
     history = train_arm(experiment, task, arm, seed, device, state, progress=progress, model=model)
@@ -130,6 +130,7 @@ def train_one(experiment: Experiment, task: dict, arm: str, seed: int, device: s
               "final": final_metric(history, experiment.metric), "metric": experiment.metric,
               "finals": {k: float(v) for k, v in history[-1].items() if k.startswith("test_")},
               "convergence": convergence(history, experiment.metric), "seconds": time.time() - start,
+              "cpu_seconds": time.process_time() - cpu_start,  # this process's CPU time (resumed runs: since resuming)
               "commit": git_commit(), "curve": [{"step": h["step"], experiment.metric: h[experiment.metric]}
                                                 for h in history]}
     if experiment.keep_weights:
@@ -207,6 +208,7 @@ def summarise(experiment: Experiment, out: Path, device: str = "cpu") -> dict:
     runs = {arm: by_seed for arm, by_seed in runs.items() if by_seed}
     comparisons = compare(experiment, runs)
     seconds = sum(r["seconds"] for by_seed in runs.values() for r in by_seed.values())
+    cpu = [r["cpu_seconds"] for by_seed in runs.values() for r in by_seed.values() if "cpu_seconds" in r]
     summary = {
         "experiment": experiment.name, "description": experiment.description, "notebook": experiment.notebook,
         "metric": experiment.metric, "control": experiment.control, "arms": list(experiment.arms),
@@ -214,6 +216,7 @@ def summarise(experiment: Experiment, out: Path, device: str = "cpu") -> dict:
         "command": f"python -m exda_lite.reference run {experiment.name} --seeds "
                    + " ".join(str(s) for s in sorted({s for r in runs.values() for s in r})),
         "commit": git_commit(), "environment": environment(device), "train_seconds": round(seconds, 1),
+        **({"cpu_seconds": round(sum(cpu), 1), "runs_with_cpu_seconds": len(cpu)} if cpu else {}),
         "convergence_rule": CONVERGENCE[experiment.metric][2],
         "runs": {arm: {str(s): {"final": r["final"], "converged": r["convergence"]["converged"],
                                 "change": r["convergence"]["change"], "steps": r["steps"], "curve": r["curve"],
