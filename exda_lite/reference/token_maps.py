@@ -30,6 +30,7 @@ from scipy import stats
 
 from ..nn.gst import GlobalSpatialTokens
 from .breakdown import stored_model
+from .stats import paired_ci
 
 TOKEN_ARMS = ("gst", "gst_rms", "uniform_rms")
 
@@ -122,12 +123,11 @@ def sigma_awareness(experiment, runs: dict, folder: Path, task: dict) -> dict:
             entry = table.setdefault(arm, {"runs": {}, "untrained": {}})
             entry["runs"][str(seed)] = sigma_scores(body_features(trained, images), sigma)
             entry["untrained"][str(seed)] = sigma_scores(body_features(untrained, images), sigma)
-    for entry in table.values():
-        for part in ("runs", "untrained"):
-            entry[f"{part}_mean" if part == "untrained" else "mean"] = {
-                k: float(np.mean([r[k] for r in entry[part].values()])) for k in ("probe_r2", "nmi")}
-    from .stats import paired_ci
+    def means(by_seed: dict) -> dict:
+        return {k: float(np.mean([r[k] for r in by_seed.values()])) for k in ("probe_r2", "nmi")}
 
+    for entry in table.values():
+        entry["mean"], entry["untrained_mean"] = means(entry["runs"]), means(entry["untrained"])
     comparisons = {}
     for arm, control in experiment.comparisons():
         a, b = table.get(arm, {}).get("runs", {}), table.get(control, {}).get("runs", {})
