@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import pytest
 import torch
 
 from exda_lite.nn.gst import GlobalSpatialTokens
@@ -102,3 +103,23 @@ def test_pixel_features_read_the_noise_level():
     noisy = clean + torch.tensor([0.01, 0.1]).reshape(2, 1, 1, 1) * torch.randn(2, 3, 16, 16)
     f = pixel_features(noisy)
     assert f.shape == (2, 9) and (f[1, 6:] > 5 * f[0, 6:]).all()  # the Laplacian's std grows with sigma
+
+
+def test_gst_mechanism_summary_analyses_its_stored_models(tmp_path, monkeypatch):
+    """Three training steps per arm, then the summary: token maps for the arms with tokens, sigma awareness for all."""
+    import dataclasses
+
+    from exda_lite.reference import runner
+
+    torch.set_num_threads(1)
+    small = {**experiments.EXPERIMENTS["gst_mechanism"].settings, "n_train": 32, "n_test": 40, "channels": 8}
+    e = dataclasses.replace(experiments.EXPERIMENTS["gst_mechanism"], steps=3, settings=small)
+    monkeypatch.setitem(runner.EXPERIMENTS, "gst_mechanism", e)
+    summary = runner.run_experiment(e, [0, 1], "cpu", tmp_path, progress=False)
+    assert set(summary["token_maps"]) == {"gst", "gst_rms", "uniform_rms"}
+    assert summary["token_maps"]["uniform_rms"]["mean"]["selectivity"] == pytest.approx(1.0, abs=1e-5)
+    awareness = summary["sigma_awareness"]
+    assert set(awareness["arms"]) == set(e.arms) and awareness["note"].startswith("exploratory")
+    assert awareness["probe_r2_comparisons"]["gst_rms_minus_mdta"]["n"] == 2
+    assert summary["decision"]["status"].startswith("incomplete: 2 of 10")
+    assert "Sigma awareness" in token_maps.reading(summary)
