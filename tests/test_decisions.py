@@ -93,8 +93,9 @@ def test_summary_carries_the_decision_and_the_display_prints_it(tmp_path, capsys
     assert summary["decision"]["outcome"] == "GST's content-adaptive maps help"
     assert "token_maps" not in summary  # no stored weights, no analysis
     display.show("gst_mechanism", folder=tmp_path, plot=False)
-    assert "PRE-REGISTERED OUTCOME (reference/PREREGISTRATION.md; complete): GST's content-adaptive maps help" in (
-        capsys.readouterr().out)
+    out = capsys.readouterr().out
+    assert "PRE-REGISTERED OUTCOME (reference/PREREGISTRATION.md; complete): GST's content-adaptive maps help" in out
+    assert "before any multiplicity correction" in out
 
 
 def test_a_pilot_only_reference_shows_its_power_table_and_no_verdict(tmp_path, capsys):

@@ -104,6 +104,9 @@ def show(name: str, this_run: dict | None = None, enabled: bool = True, plot: bo
         print(f"{arm:{width}s} {live_text:>12s} {s['mean']:>14.5g} ± {s['sd']:<8.2g} {s['converged']:>6d}/{s['n']} "
               f"({s['steps']} steps)")
     print(f"convergence rule: {reference['convergence_rule']}")
+    if "decision" in reference:
+        print("Each line below is one comparison on its own, before any multiplicity correction; the pre-registered "
+              "outcome at the end applies Holm across them, and it is the experiment's answer.")
     for key, comparison in reference["comparisons"].items():
         print(comparison["text"])
         print(f"   smallest detectable effect (95 % CI half-width, t*sd/sqrt(n)): ±{detectable(comparison):.3g}"
