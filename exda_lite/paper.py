@@ -100,6 +100,9 @@ for _stride, _psnr in {1: 32.45, 4: 32.52, 8: 32.40}.items():  # Sec. 4, "GST Co
     PAPER[f"gst_strides.stride_{_stride}_minus_stride_2"] = {
         "claim": f"GST stride {_stride} is worse than stride 2", "where": "Sec. 4, GST configuration; Fig. B",
         "text": f"{_psnr - 32.71:+.2f} dB ({_psnr} vs 32.71)", "value": round(_psnr - 32.71, 2), "kind": "difference"}
+for _key in [k for k in PAPER if k.startswith(("table7.", "gst_strides."))]:  # the same claims, powered
+    _name, _comparison = _key.split(".")
+    PAPER[f"{_name}_pool.{_comparison}"] = {**PAPER[_key], "claim": PAPER[_key]["claim"] + " (powered)"}
 
 PAPER["awareness.gst_minus_baseline"] = {
     "claim": "GST makes embeddings cluster by degradation (NMI)", "where": "Sec. 4, Fig. 7",

@@ -133,3 +133,36 @@ def test_awareness_pool_rule():
     assert labels == {"gst_minus_baseline": "GST raises the clustering",
                       "ari_gst_minus_baseline": "GST lowers the clustering",
                       "both_minus_nonlinear_value": "not distinguishable"}
+
+
+@pytest.mark.parametrize("comparison, expected", [
+    (c(-0.4, 0.2, 1e-3), "reproduces"), (c(0.4, 0.2, 1e-3), "opposite"),  # the paper's choice is the control
+    (c(0.02, 0.1, 0.6), "no effect at this scale"), (c(-0.2, 0.3, 0.2), "inconclusive"),
+])
+def test_variant_labels_take_the_papers_sign(comparison, expected):
+    decision = decisions.variants_decision({"stride_1_minus_stride_2": {**comparison, "expected_sign": -1}}, 8)
+    assert decision["labels"]["stride_1_minus_stride_2"] == expected
+    assert decision["rule"] == "reference/PREREGISTRATION_VARIANTS.md"
+
+
+def test_table7_and_strides_pool_are_fig5_pool_with_one_change_each():
+    """PREREGISTRATION_VARIANTS.md: fig5_pool's settings (the same dict), 8 seeds, no pilot, and the control is
+    fig5_pool's 'both' run, so it is trained once and its settings check passes."""
+    from pathlib import Path
+
+    pool = EXPERIMENTS["fig5_pool"]
+    for name, control in (("table7_pool", "residual_gelu"), ("gst_strides_pool", "stride_2")):
+        e = EXPERIMENTS[name]
+        assert e.settings is pool.settings and e.steps == pool.steps and e.planned_seeds == 8
+        assert e.shared == {control: ("fig5_pool", "both")} and e.control == control and e.expected == -1
+        assert not e.in_default_run and not e.pilot_seeds and e.keep_weights
+    text = (Path(__file__).parents[1] / "reference" / "PREREGISTRATION_VARIANTS.md").read_text()
+    assert "n = 8 seeds" in text and "-0.41" in text
+
+
+def test_a_shared_control_brings_its_owners_per_degradation_scores(tmp_path):
+    from exda_lite.reference.breakdown import per_label
+
+    e = EXPERIMENTS["gst_strides_pool"]
+    runs = {"stride_2": {0: {"shared_from": "fig5_pool/both", "per_label": {"noise": 30.0}}}}
+    assert per_label(e, runs, tmp_path) == {"stride_2": {0: {"noise": 30.0}}}

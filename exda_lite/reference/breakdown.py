@@ -53,7 +53,11 @@ def per_label(experiment, runs: dict, folder: Path, task: dict | None = None) ->
     table = {}
     for arm, by_seed in runs.items():
         for seed, run in by_seed.items():
-            if "weights" not in run or run.get("shared_from"):
+            if run.get("shared_from"):  # e.g. table7_pool's control is fig5_pool's run: its owner scored it
+                if "per_label" in run:
+                    table.setdefault(arm, {})[seed] = run["per_label"]
+                continue
+            if "weights" not in run:
                 continue
             if "per_label" not in run:
                 task = task if task is not None else experiment.make_task(experiment.settings)

@@ -1,7 +1,8 @@
 """The pre-registered decision rules, applied mechanically to an experiment's confirmatory comparisons.
 
 Each rule is written down, with its hypotheses, in ``reference/PREREGISTRATION.md`` (``gst_mechanism``) or
-``reference/PREREGISTRATION_RESTORATION.md`` (``fig5_pool``) and committed before the first run. This module
+``reference/PREREGISTRATION_RESTORATION.md`` (``fig5_pool``) or ``reference/PREREGISTRATION_VARIANTS.md``
+(``table7_pool``, ``gst_strides_pool``) and committed before the first run. This module
 restates nothing: it takes the paired comparisons the runner computed (``{"mean", "low", "high", "p", "n"}``
 per comparison), adjusts the p-values with Holm *within the experiment's own family*, and returns the labels
 the rule assigns. The scoreboard applies a second, wider Holm correction across all of its rows.
@@ -26,9 +27,12 @@ def adjusted(comparisons: dict) -> dict:
 
 
 def label(c: dict, p_holm: float) -> str:
-    """PREREGISTRATION_RESTORATION.md: reproduces / opposite / no effect at this scale / inconclusive."""
+    """PREREGISTRATION_RESTORATION.md: reproduces / opposite / no effect at this scale / inconclusive.
+
+    "Reproduces" means significant with the paper's sign, ``c["expected_sign"]`` (+1 if absent: fig5_pool's
+    arms should beat the baseline; -1 in table7_pool / gst_strides_pool, where the paper's choice is the control)."""
     if math.isfinite(p_holm) and p_holm < 0.05:
-        return "reproduces" if c["mean"] > 0 else "opposite"
+        return "reproduces" if c["mean"] * c.get("expected_sign", 1) > 0 else "opposite"
     if math.isfinite(c["low"]) and -NO_EFFECT_DB <= c["low"] and c["high"] <= NO_EFFECT_DB:
         return "no effect at this scale"
     return "inconclusive"
@@ -39,13 +43,20 @@ def completeness(comparisons: dict, planned: int) -> str | None:
     return None if done >= planned else f"incomplete: {done} of {planned} planned seeds finished (provisional)"
 
 
-def restoration_decision(comparisons: dict, planned: int) -> dict:
-    """fig5_pool (R1-R3): each comparison labelled on its own after Holm across the three."""
+def restoration_decision(comparisons: dict, planned: int,
+                         rule: str = "reference/PREREGISTRATION_RESTORATION.md") -> dict:
+    """fig5_pool (R1-R3), table7_pool (V1-V6), gst_strides_pool (S1-S3): each comparison labelled on its own
+    after Holm across the experiment's family."""
     p = adjusted(comparisons)
     labels = {k: label(c, p[k]) for k, c in comparisons.items()}
-    return {"rule": "reference/PREREGISTRATION_RESTORATION.md", "planned_seeds": planned, "p_holm": p,
+    return {"rule": rule, "planned_seeds": planned, "p_holm": p,
             "labels": labels, "status": completeness(comparisons, planned) or "complete",
             "outcome": "; ".join(f"{k}: {v}" for k, v in labels.items())}
+
+
+def variants_decision(comparisons: dict, planned: int) -> dict:
+    """table7_pool and gst_strides_pool (PREREGISTRATION_VARIANTS.md): fig5_pool's rule, the paper's sign -1."""
+    return restoration_decision(comparisons, planned, rule="reference/PREREGISTRATION_VARIANTS.md")
 
 
 def gst_mechanism_decision(comparisons: dict, planned: int) -> dict:

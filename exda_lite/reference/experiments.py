@@ -66,6 +66,11 @@ class Experiment:
         return self.steps * (self.gpu_scale if str(device).startswith("cuda") else 1)
 
 
+POOL = {"task": "photo_pool", "n_train": 12288, "n_test": 500, "patch": 32, "test_patch": 48, "test_min_std": 0.05,
+        "realisations": 4, "channels": 32, "blocks": 2, "heads": 1, "batch_size": 16, "lr": 3e-3, "ema": 0.999,
+        "evals": 10}
+"""The powered restoration design (PREREGISTRATION_RESTORATION.md): fig5_pool, table7_pool and gst_strides_pool."""
+
 RESTORER = {"channels": 16, "blocks": 2, "heads": 1, "patch": 32, "samples": 48, "batch_size": 8, "lr": 3e-3}
 
 
@@ -286,13 +291,25 @@ EXPERIMENTS: dict[str, Experiment] = {
         "value, + GST, both; tiny restorer (32 channels, 2 blocks) trained on a pool of 12,288 crops of whole "
         "degraded photos (every degradation varied within an invertible range), EMA weights scored on 500 48x48 "
         "test crops of five photos never trained on", "09_ablations_and_efficiency", tuple(FIG5_ARMS), "baseline",
-        "test_psnr", 3000,
-        {"task": "photo_pool", "n_train": 12288, "n_test": 500, "patch": 32, "test_patch": 48, "test_min_std": 0.05,
-         "realisations": 4, "channels": 32, "blocks": 2, "heads": 1, "batch_size": 16, "lr": 3e-3, "ema": 0.999,
-         "evals": 10},
-        make_task=pool_task, make_model=fig5_model, keep_weights=True, describe_task=describe_pool_task,
-        pilot_seeds=(100, 101, 102), in_default_run=False, decide=decisions.restoration_decision,
-        planned_seeds=12),
+        "test_psnr", 3000, POOL, make_task=pool_task, make_model=fig5_model, keep_weights=True,
+        describe_task=describe_pool_task, pilot_seeds=(100, 101, 102), in_default_run=False,
+        decide=decisions.restoration_decision, planned_seeds=12),
+    "table7_pool": Experiment(
+        "table7_pool", "Table 7 value-path variants, powered (reference/PREREGISTRATION_VARIANTS.md): fig5_pool's task, "
+        "network and budget with GST on; the control is fig5_pool's 'both' run of the same seed",
+        "04_nonlinear_value", tuple(TABLE7_ARMS), "residual_gelu", "test_psnr", 3000, POOL, expected=-1,
+        make_task=pool_task, make_model=table7_model, keep_weights=True,
+        describe_task=describe_pool_task,
+        shared={"residual_gelu": ("fig5_pool", "both")}, in_default_run=False,
+        decide=decisions.variants_decision, planned_seeds=8),
+    "gst_strides_pool": Experiment(
+        "gst_strides_pool", "GST pooling stride s = 1, 2, 4, 8, powered (reference/PREREGISTRATION_VARIANTS.md): "
+        "fig5_pool's task, network and budget with the nonlinear value; stride 2 is fig5_pool's 'both' run",
+        "05_global_spatial_tokens", ("stride_2", "stride_1", "stride_4", "stride_8"), "stride_2", "test_psnr", 3000,
+        POOL, expected=-1, make_task=pool_task, make_model=stride_model, keep_weights=True,
+        describe_task=describe_pool_task,
+        shared={"stride_2": ("fig5_pool", "both")}, in_default_run=False,
+        decide=decisions.variants_decision, planned_seeds=8),
     "gst_mechanism": Experiment(
         "gst_mechanism", "Pre-registered (reference/PREREGISTRATION.md): does GST help where every pixel's restoration "
         "needs a statistic of a content-selected region? flat_noise task (sigma readable only in a flat rectangle); "

@@ -298,8 +298,8 @@ def main(argv=None) -> int:
 
         for name, e in EXPERIMENTS.items():
             seeds = " ".join(map(str, e.pilot_seeds))
-            protocol = ("" if e.in_default_run
-                        else f"; not in the default run: pilot seeds {seeds} first, see its pre-registration")
+            first = f"pilot seeds {seeds} first, " if seeds else ""
+            protocol = "" if e.in_default_run else f"; not in the default run: {first}see its pre-registration"
             print(f"{name:16s} {e.description} [{', '.join(e.arms)}; {e.steps} steps on CPU{protocol}]")
         for name, (source, description) in ANALYSIS_TABLE.items():
             print(f"{name:16s} {description} [no training of its own: reads {source}'s weights]")
