@@ -166,3 +166,22 @@ def test_a_shared_control_brings_its_owners_per_degradation_scores(tmp_path):
     e = EXPERIMENTS["gst_strides_pool"]
     runs = {"stride_2": {0: {"shared_from": "fig5_pool/both", "per_label": {"noise": 30.0}}}}
     assert per_label(e, runs, tmp_path) == {"stride_2": {0: {"noise": 30.0}}}
+
+
+def test_drift_says_whether_the_difference_itself_still_moved():
+    """runner.drift: runs whose curves both fall (unconverged) but in step give drift 0 ("settled"); a gap that
+    opens over the last 20 % gives a positive drift whose interval excludes zero ("still rising")."""
+    from exda_lite.reference.display import drift_text
+    from exda_lite.reference.runner import drift
+
+    def run(values):
+        return {"curve": [{"step": 100 * (i + 1), "test_psnr": v} for i, v in enumerate(values)], "final": values[-1]}
+
+    base = {s: run([20.0, 21.0, 22.0, 23.0, 24.0 + s / 10]) for s in range(4)}
+    parallel = {s: run([20.5, 21.5, 22.5, 23.5, 24.5 + s / 10]) for s in range(4)}
+    opening = {s: run([20.5, 21.5, 22.5, 23.5, 25.5 + s / 20]) for s in range(4)}
+    settled = drift(parallel, base, list(range(4)), "test_psnr")
+    assert settled["mean"] == pytest.approx(0.0) and "settled" in drift_text(settled)
+    rising = drift(opening, base, list(range(4)), "test_psnr")
+    assert rising["low"] > 0 and "still rising" in drift_text(rising)
+    assert drift(parallel, base, [0], "test_psnr") is None  # one seed: no interval

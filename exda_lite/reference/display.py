@@ -111,6 +111,8 @@ def show(name: str, this_run: dict | None = None, enabled: bool = True, plot: bo
         print(comparison["text"])
         print(f"   smallest detectable effect (95 % CI half-width, t*sd/sqrt(n)): ±{detectable(comparison):.3g}"
               f" | paper: {paper_text(name, key)}")
+        if "drift" in comparison:
+            print("   " + drift_text(comparison["drift"]))
     print(reading(reference, stats))
     if "decision" in reference:
         print(decision_text(reference["decision"]))
@@ -138,6 +140,15 @@ def pilot_text(reference: dict) -> str:
         lines.append(f"   {key}: pilot sd of the paired differences {row['sd']:.2f}, seeds for a "
                      f"+-{row['target_halfwidth']} CI: {row['seeds_needed']}")
     return "\n".join(lines)
+
+
+def drift_text(d: dict) -> str:
+    """The difference's own movement over the last 20 % of steps (runner.drift), in words."""
+    settled = ("the difference had settled (interval contains zero)" if d["low"] <= 0 <= d["high"]
+               else "the difference was still " + ("rising" if d["mean"] > 0 else "falling")
+               + " (more steps would probably move it further)")
+    return (f"drift of the difference over the last 20 % of steps: {d['mean']:+.3g} "
+            f"[{d['low']:+.3g}, {d['high']:+.3g}] -> {settled}")
 
 
 def decision_text(decision: dict) -> str:

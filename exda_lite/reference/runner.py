@@ -172,15 +172,43 @@ def collect_runs(experiment: Experiment, out: Path) -> tuple[dict, list[str]]:
     return runs, skipped
 
 
+def at_four_fifths(run: dict, metric: str) -> float:
+    """The held-out metric at the last evaluation at or before 80 % of the run's steps (as the convergence rule)."""
+    curve = run["curve"]
+    earlier = [h for h in curve if h["step"] <= 0.8 * curve[-1]["step"]]
+    return (earlier or curve)[-1][metric]
+
+
+def drift(by_seed: dict, base: dict, seeds: list, metric: str) -> dict | None:
+    """How much the paired difference itself moved over the last 20 % of steps: (arm - control) at the end minus
+    (arm - control) at 80 %, with its 95 % CI over seeds.
+
+    A descriptive check, not a rule: runs can miss the convergence rule (their curves still move) while the
+    comparison between them has settled (drift ~ 0), or the reverse. A drift whose interval excludes zero says
+    more steps would probably have changed the difference in that direction."""
+    def has_curve(run: dict) -> bool:
+        return bool(run.get("curve")) and all(metric in h for h in run["curve"])
+
+    if len(seeds) < 2 or not all(has_curve(by_seed[s]) and has_curve(base[s]) for s in seeds):
+        return None
+    end = [by_seed[s]["final"] - base[s]["final"] for s in seeds]
+    before = [at_four_fifths(by_seed[s], metric) - at_four_fifths(base[s], metric) for s in seeds]
+    ci = paired_ci(end, before)
+    return {k: ci[k] for k in ("mean", "low", "high", "n")}
+
+
 def compare(experiment: Experiment, runs: dict) -> dict:
-    """The paired comparisons (arm - control, seed by seed) with their 95 % CIs and plain words."""
+    """The paired comparisons (arm - control, seed by seed) with their 95 % CIs, plain words, and the drift of
+    the difference over the last 20 % of steps (:func:`drift`)."""
     comparisons = {}
     for arm, control in experiment.comparisons():
         by_seed, base = runs.get(arm, {}), runs.get(control, {})
         seeds = sorted(set(by_seed) & set(base))
         ci = paired_ci([by_seed[s]["final"] for s in seeds], [base[s]["final"] for s in seeds])
+        moved = drift(by_seed, base, seeds, experiment.metric)
         comparisons[f"{arm}_minus_{control}"] = {
             **ci, "seeds": seeds, "expected_sign": experiment.expected,
+            **({"drift": moved} if moved is not None else {}),
             "text": verdict(ci, experiment.expected, name=f"{arm} - {control} ({experiment.metric})")}
     return comparisons
 
