@@ -155,7 +155,7 @@ def test_table7_and_strides_pool_are_fig5_pool_with_one_change_each():
         e = EXPERIMENTS[name]
         assert e.settings is pool.settings and e.steps == pool.steps and e.planned_seeds == 8
         assert e.shared == {control: ("fig5_pool", "both")} and e.control == control and e.expected == -1
-        assert not e.in_default_run and not e.pilot_seeds and e.keep_weights
+        assert e.default_seeds == tuple(range(8)) and not e.pilot_seeds and e.keep_weights
     text = (Path(__file__).parents[1] / "reference" / "PREREGISTRATION_VARIANTS.md").read_text()
     assert "n = 8 seeds" in text and "-0.41" in text
 
@@ -185,3 +185,27 @@ def test_drift_says_whether_the_difference_itself_still_moved():
     rising = drift(opening, base, list(range(4)), "test_psnr")
     assert rising["low"] > 0 and "still rising" in drift_text(rising)
     assert drift(parallel, base, [0], "test_psnr") is None  # one seed: no interval
+
+
+def test_superseded_references_leave_the_default_run_and_the_holm_family(tmp_path):
+    """fig5 / table7 / gst_strides / awareness (240 fixed patches, +/- 1.2-1.7 dB) were replaced by the powered
+    _pool designs: `run` without names skips them, the scoreboard judges only the current ones, and lists the old
+    comparisons for the record, without a verdict."""
+    import json
+
+    from exda_lite.reference import scoreboard
+    from exda_lite.reference.runner import default_names
+
+    old = {n: e.superseded_by for n, e in EXPERIMENTS.items() if e.superseded_by}
+    assert old == {"fig5": "fig5_pool", "table7": "table7_pool", "gst_strides": "gst_strides_pool"}
+    assert not set(old) & set(default_names()) and "awareness" not in default_names()
+    assert default_names().index("fig5_pool") < default_names().index("table7_pool")  # the owner of shared runs first
+    assert set(scoreboard.current_names()) == set(default_names())
+    wide = {"n": 5, "mean": 0.2, "low": -1.3, "high": 1.7, "sd": 1.2, "p": 0.7}
+    (tmp_path / "fig5.json").write_text(json.dumps({"comparisons": {"gst_minus_baseline": wide}}))
+    lines = scoreboard.superseded(tmp_path)
+    assert lines == ["- `fig5` gst_minus_baseline: +0.200 [-1.300, +1.700] (n = 5, half-width ±1.50); "
+                     "superseded by `fig5_pool`"]
+    rows = scoreboard.reference_rows(tmp_path)
+    assert not any(r.command.endswith(("run fig5", "run table7", "run gst_strides", "run awareness")) for r in rows)
+    assert "## Superseded references" in scoreboard.markdown([], [], lines)

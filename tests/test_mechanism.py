@@ -204,7 +204,7 @@ def test_pilot_seeds_are_summarised_apart_and_never_pooled(tmp_path):
     assert summary["comparisons"]["gst_rms_minus_mdta"]["seeds"] == [0, 1]
     assert summary["pilot"]["seeds"] == [100, 101]
     assert summary["pilot"]["comparisons"]["gst_rms_minus_mdta"]["seeds"] == [100, 101]
-    assert "gst_mechanism" not in [n for n, x in experiments.EXPERIMENTS.items() if x.in_default_run]
+    assert e.default_seeds == (100, 101, 102, *range(10))  # `run gst_mechanism` follows the protocol
 
 
 def test_fig5_pool_pilot_reports_the_seeds_a_03_db_interval_needs(tmp_path):
@@ -218,7 +218,7 @@ def test_fig5_pool_pilot_reports_the_seeds_a_03_db_interval_needs(tmp_path):
     power = runner.summarise(e, tmp_path)["pilot"]["power"]
     assert set(power) == {"nonlinear_value_minus_baseline", "gst_minus_baseline", "both_minus_baseline"}
     assert power["both_minus_baseline"]["seeds_needed"] == 5  # sd 0 -> the minimum
-    assert "fig5_pool" not in [n for n, x in experiments.EXPERIMENTS.items() if x.in_default_run]
+    assert e.default_seeds == (100, 101, 102, *range(12)) and e.confirmatory_seeds == tuple(range(12))
 
 
 def test_scoreboard_says_not_yet_run_for_a_pilot_only_experiment(tmp_path):

@@ -44,6 +44,7 @@ ANALYSES = {  # name -> (the experiment whose weights it reads, description)
                        "clusters of pooled body features vs the true degradation, with and without GST, on their "
                        "500 held-out 48x48 test crops (100 per degradation)"),
 }
+SUPERSEDED = {NAME: "awareness_pool"}  # fig5 was superseded by fig5_pool, and so was its analysis
 
 
 def load_model(arm: str, seed: int, run: dict, folder: Path, trained: bool = True, source: str = SOURCE):

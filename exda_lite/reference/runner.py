@@ -30,8 +30,7 @@ from .breakdown import per_degradation
 from .provenance import environment, git_commit, last_fifth_change  # noqa: F401 - also read from here
 from .stats import paired_ci, power_table, verdict
 
-ANALYSIS = "awareness"  # an analysis of the fig5 runs' weights (exda_lite.reference.awareness)
-ANALYSES = ("awareness", "awareness_pool")  # the same analysis of fig5_pool's weights (not in the default run)
+ANALYSES = ("awareness", "awareness_pool")  # analyses of the weights fig5 / fig5_pool keep (exda_lite.reference.awareness)
 
 CONVERGENCE = {
     "test_mse": ("relative", 0.01, "the held-out MSE moved by less than 1 % over the last 20 % of steps"),
@@ -286,8 +285,9 @@ def parser():
                                      description="Run or list the reference experiments.")
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="train the missing runs of some experiments and summarise them")
-    run.add_argument("names", nargs="*", help=f"experiments (default: all of {', '.join(EXPERIMENTS)}, {ANALYSIS})")
-    run.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
+    run.add_argument("names", nargs="*", help=f"experiments (default: every one not superseded: {', '.join(default_names())})")
+    run.add_argument("--seeds", type=int, nargs="+", default=None,
+                     help="default: each experiment's own protocol (pilot seeds, then confirmatory 0 ... n-1; else 0-4)")
     run.add_argument("--device", default="cpu")
     run.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     run.add_argument("--out", default=str(default_out()))
@@ -324,16 +324,19 @@ def main(argv=None) -> int:
     if args.command == "list":
         from .awareness import ANALYSES as ANALYSIS_TABLE
 
+        from .awareness import SUPERSEDED as SUPERSEDED_ANALYSES
+
         for name, e in EXPERIMENTS.items():
-            seeds = " ".join(map(str, e.pilot_seeds))
-            first = f"pilot seeds {seeds} first, " if seeds else ""
-            protocol = "" if e.in_default_run else f"; not in the default run: {first}see its pre-registration"
-            print(f"{name:16s} {e.description} [{', '.join(e.arms)}; {e.steps} steps on CPU{protocol}]")
+            pilot = f"pilot seeds {' '.join(map(str, e.pilot_seeds))}, then " if e.pilot_seeds else ""
+            seeds = f"{pilot}seeds 0-{len(e.confirmatory_seeds) - 1}"
+            status = (f"; SUPERSEDED by {e.superseded_by}, not in the default run" if e.superseded_by else "")
+            print(f"{name:16s} {e.description} [{', '.join(e.arms)}; {e.steps} steps on CPU; {seeds}{status}]")
         for name, (source, description) in ANALYSIS_TABLE.items():
-            print(f"{name:16s} {description} [no training of its own: reads {source}'s weights]")
+            status = f"; SUPERSEDED by {SUPERSEDED_ANALYSES[name]}" if name in SUPERSEDED_ANALYSES else ""
+            print(f"{name:16s} {description} [no training of its own: reads {source}'s weights{status}]")
         return 0
     names = list(EXPERIMENTS) + list(ANALYSES)
-    default = [n for n in EXPERIMENTS if EXPERIMENTS[n].in_default_run] + [ANALYSIS]
+    default = default_names()
     unknown = [n for n in args.names if n not in names]
     if unknown:
         print(f"error: unknown experiment(s) {unknown}; choose from {names}", file=sys.stderr)
@@ -348,15 +351,25 @@ def main(argv=None) -> int:
         if name in ANALYSES:  # no training of its own: it reads the weights its source's runs keep
             from .awareness import ANALYSES as ANALYSIS_TABLE, analyse
 
-            source = ANALYSIS_TABLE[name][0]
-            run_experiment(EXPERIMENTS[source], args.seeds, args.device, Path(args.out), progress=not args.no_progress)
-            summary = analyse(Path(args.out), seeds=set(args.seeds), name=name)
+            source = EXPERIMENTS[ANALYSIS_TABLE[name][0]]
+            seeds = args.seeds or source.confirmatory_seeds  # an analysis never reads a pilot's models
+            run_experiment(source, seeds, args.device, Path(args.out), progress=not args.no_progress)
+            summary = analyse(Path(args.out), seeds=set(seeds), name=name)
         else:
-            summary = run_experiment(EXPERIMENTS[name], args.seeds, args.device, Path(args.out),
-                                     progress=not args.no_progress, arms=args.arms)
+            summary = run_experiment(EXPERIMENTS[name], args.seeds or EXPERIMENTS[name].default_seeds, args.device,
+                                     Path(args.out), progress=not args.no_progress, arms=args.arms)
         for comparison in summary["comparisons"].values():
             print(comparison["text"])
     return 0
+
+
+def default_names() -> list[str]:
+    """What ``run`` without names does: every experiment and analysis that no newer one has superseded, in
+    registry order (an owner of shared runs comes before the experiments that read them)."""
+    from .awareness import ANALYSES as ANALYSIS_TABLE, SUPERSEDED as SUPERSEDED_ANALYSES
+
+    return ([n for n, e in EXPERIMENTS.items() if not e.superseded_by]
+            + [n for n in ANALYSIS_TABLE if n not in SUPERSEDED_ANALYSES])
 
 
 def entry(argv=None) -> int:
