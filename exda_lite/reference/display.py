@@ -199,9 +199,11 @@ def reading(reference: dict, stats: dict) -> str:
                      "fixed budget several times the teaching run's, not at convergence.")
     null = [k for k, c in reference["comparisons"].items() if math.isfinite(c["low"]) and c["low"] <= 0 <= c["high"]]
     if null:
-        lines.append(f"{len(null)} of {len(reference['comparisons'])} comparisons show no effect at this scale: the "
-                     "seed-to-seed spread of the paired differences is larger than their mean. That neither confirms "
-                     "nor refutes the paper, whose models are larger, trained far longer, on the real benchmarks.")
+        lines.append(f"{len(null)} of {len(reference['comparisons'])} comparisons cannot be told from zero at this "
+                     "scale: each 95 % interval contains zero, so an effect of either sign up to its half-width (the "
+                     "smallest detectable effect above) is compatible with the data: not evidence of no effect. That "
+                     "neither confirms nor refutes the paper, whose models are larger, trained far longer, on the "
+                     "real benchmarks.")
     return "\n".join(lines) if lines else "Reading: every run met the convergence rule and every comparison is clear."
 
 
