@@ -209,3 +209,23 @@ def test_superseded_references_leave_the_default_run_and_the_holm_family(tmp_pat
     rows = scoreboard.reference_rows(tmp_path)
     assert not any(r.command.endswith(("run fig5", "run table7", "run gst_strides", "run awareness")) for r in rows)
     assert "## Superseded references" in scoreboard.markdown([], [], lines)
+
+
+def test_show_falls_back_to_the_superseded_reference_until_its_successor_exists(tmp_path, capsys):
+    """A notebook that asks for gst_strides_pool before it has been run sees the old gst_strides, labelled."""
+    import json
+
+    from exda_lite.reference.display import predecessor, show
+
+    assert predecessor("gst_strides_pool") == "gst_strides" and predecessor("awareness_pool") == "awareness"
+    assert predecessor("span_ladder") is None
+    run = {"final": 20.0, "converged": True, "change": 0.0, "steps": 10, "curve": []}
+    (tmp_path / "gst_strides.json").write_text(json.dumps({
+        "metric": "test_psnr", "command": "python -m exda_lite.reference run gst_strides", "commit": "0" * 40,
+        "convergence_rule": "rule", "runs": {"stride_2": {"0": run}, "stride_1": {"0": run}},
+        "comparisons": {}}))
+    shown = show("gst_strides_pool", {"stride_2": 19.0}, folder=tmp_path, plot=False)
+    out = capsys.readouterr().out
+    assert "No committed reference for 'gst_strides_pool'" in out and "the reference it supersedes, 'gst_strides'" in out
+    assert shown["shown"] and shown["superseded_by"] == "gst_strides_pool"
+    assert not show("span_ladder", folder=tmp_path, plot=False)["shown"]

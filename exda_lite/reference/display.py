@@ -64,6 +64,15 @@ def detectable(comparison: dict) -> float:
     return (comparison["high"] - comparison["low"]) / 2 if math.isfinite(comparison["low"]) else math.nan
 
 
+def predecessor(name: str) -> str | None:
+    """The experiment ``name`` superseded (``Experiment.superseded_by``), if any."""
+    from .awareness import SUPERSEDED
+    from .experiments import EXPERIMENTS
+
+    replaced = {**{n: e.superseded_by for n, e in EXPERIMENTS.items() if e.superseded_by}, **SUPERSEDED}
+    return next((old for old, new in replaced.items() if new == name), None)
+
+
 def show(name: str, this_run: dict | None = None, enabled: bool = True, plot: bool = True, folder=None,
          settings: dict | None = None) -> dict:
     """Print this run | reference | paper for experiment ``name``; return what was shown (for the JSON).
@@ -78,6 +87,11 @@ def show(name: str, this_run: dict | None = None, enabled: bool = True, plot: bo
     if reference is None:
         print(f"No committed reference for {name!r} in {Path(folder or reference_dir())}: run "
               f"`python -m exda_lite.reference run {name}` (or `make reference`) to create it.")
+        older = predecessor(name)
+        if older and load_reference(older, folder) is not None:
+            print(f"Until then, the reference it supersedes, {older!r}: the first, underpowered design. Read its "
+                  "intervals as too wide to test the paper's effects, not as a verdict.")
+            return {**show(older, this_run, enabled, plot, folder, settings), "superseded_by": name}
         return {"shown": False, "reason": "missing"}
     if not reference["runs"]:  # only the pilot has run: it sized the experiment and gives no verdict
         print(pilot_text(reference))
