@@ -73,6 +73,18 @@ def predecessor(name: str) -> str | None:
     return next((old for old, new in replaced.items() if new == name), None)
 
 
+def missing(name: str, this_run, plot: bool, folder, settings) -> dict:
+    """No ``<name>.json`` yet: say how to make it, and show the reference it supersedes (labelled), if there is one."""
+    print(f"No committed reference for {name!r} in {Path(folder or reference_dir())}: run "
+          f"`python -m exda_lite.reference run {name}` (or `make reference`) to create it.")
+    older = predecessor(name)
+    if older and load_reference(older, folder) is not None:
+        print(f"Until then, the reference it supersedes, {older!r}: the first, underpowered design. Read its "
+              "intervals as too wide to test the paper's effects, not as a verdict.")
+        return {**show(older, this_run, True, plot, folder, settings), "superseded_by": name}
+    return {"shown": False, "reason": "missing"}
+
+
 def show(name: str, this_run: dict | None = None, enabled: bool = True, plot: bool = True, folder=None,
          settings: dict | None = None) -> dict:
     """Print this run | reference | paper for experiment ``name``; return what was shown (for the JSON).
@@ -85,14 +97,7 @@ def show(name: str, this_run: dict | None = None, enabled: bool = True, plot: bo
         return {"shown": False}
     reference = load_reference(name, folder)
     if reference is None:
-        print(f"No committed reference for {name!r} in {Path(folder or reference_dir())}: run "
-              f"`python -m exda_lite.reference run {name}` (or `make reference`) to create it.")
-        older = predecessor(name)
-        if older and load_reference(older, folder) is not None:
-            print(f"Until then, the reference it supersedes, {older!r}: the first, underpowered design. Read its "
-                  "intervals as too wide to test the paper's effects, not as a verdict.")
-            return {**show(older, this_run, enabled, plot, folder, settings), "superseded_by": name}
-        return {"shown": False, "reason": "missing"}
+        return missing(name, this_run, plot, folder, settings)
     if not reference["runs"]:  # only the pilot has run: it sized the experiment and gives no verdict
         print(pilot_text(reference))
         return {"shown": False, "reason": "pilot only", "pilot": reference.get("pilot", {}).get("power")}
