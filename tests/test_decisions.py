@@ -229,3 +229,19 @@ def test_show_falls_back_to_the_superseded_reference_until_its_successor_exists(
     assert "No committed reference for 'gst_strides_pool'" in out and "the reference it supersedes, 'gst_strides'" in out
     assert shown["shown"] and shown["superseded_by"] == "gst_strides_pool"
     assert not show("span_ladder", folder=tmp_path, plot=False)["shown"]
+
+
+def test_a_shared_control_brings_only_the_experiments_own_seeds(tmp_path):
+    """table7_pool reads fig5_pool's 'both' runs: seeds 0-7 (its plan), never fig5_pool's pilot (100-102) or its
+    seeds 8-11; and the shared runs' training time is not counted twice."""
+    from exda_lite.reference import runner
+    from test_mechanism import fake_run
+
+    pool, e = EXPERIMENTS["fig5_pool"], EXPERIMENTS["table7_pool"]
+    for seed in (0, 1, 8, 100):
+        fake_run(tmp_path, "fig5_pool", "both", seed, 24.0, pool.settings)
+    for seed in (0, 1):
+        fake_run(tmp_path, "table7_pool", "inplace_sigmoid", seed, 23.9, e.settings)
+    runs, _ = runner.collect_runs(e, tmp_path)
+    assert sorted(runs["residual_gelu"]) == [0, 1] and sorted(runs["inplace_sigmoid"]) == [0, 1]
+    assert runner.belongs(e, pool, 7) and not runner.belongs(e, pool, 8) and not runner.belongs(e, pool, 100)

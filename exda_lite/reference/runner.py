@@ -167,8 +167,18 @@ def collect_runs(experiment: Experiment, out: Path) -> tuple[dict, list[str]]:
                 skipped.append(str(path.relative_to(out)))
                 continue
             shared = {"shared_from": f"{owner}/{owner_arm}"} if owner != experiment.name else {}
+            if shared and not belongs(experiment, EXPERIMENTS[owner], data["seed"]):
+                continue
             runs.setdefault(arm, {})[data["seed"]] = {**data, **shared}
     return runs, skipped
+
+
+def belongs(experiment: Experiment, owner: Experiment, seed: int) -> bool:
+    """Whether the owner's run of ``seed`` is one of ``experiment``'s: never the owner's pilot, and within the
+    experiment's planned seeds when it has a plan (table7_pool reads fig5_pool's seeds 0-7, not 8-11)."""
+    if seed in owner.pilot_seeds and seed not in experiment.pilot_seeds:
+        return False
+    return not experiment.planned_seeds or seed in experiment.pilot_seeds or seed < experiment.planned_seeds
 
 
 def at_four_fifths(run: dict, metric: str) -> float:
@@ -234,8 +244,9 @@ def summarise(experiment: Experiment, out: Path, device: str = "cpu") -> dict:
     runs = {arm: {s: r for s, r in by_seed.items() if s not in experiment.pilot_seeds} for arm, by_seed in runs.items()}
     runs = {arm: by_seed for arm, by_seed in runs.items() if by_seed}
     comparisons = compare(experiment, runs)
-    seconds = sum(r["seconds"] for by_seed in runs.values() for r in by_seed.values())
-    cpu = [r["cpu_seconds"] for by_seed in runs.values() for r in by_seed.values() if "cpu_seconds" in r]
+    own = [r for by_seed in runs.values() for r in by_seed.values() if "shared_from" not in r]  # trained here
+    seconds = sum(r["seconds"] for r in own)
+    cpu = [r["cpu_seconds"] for r in own if "cpu_seconds" in r]
     summary = {
         "experiment": experiment.name, "description": experiment.description, "notebook": experiment.notebook,
         "metric": experiment.metric, "control": experiment.control, "arms": list(experiment.arms),
