@@ -28,7 +28,7 @@ from ..training.preemption import EXIT_PREEMPTED, Preempted, stop_on_signals
 from .experiments import EXPERIMENTS, Experiment, final_metric, train_arm
 from .breakdown import per_degradation
 from .provenance import environment, git_commit, last_fifth_change  # noqa: F401 - also read from here
-from .stats import paired_ci, power_table, verdict
+from .stats import at_four_fifths, drift, paired_ci, power_table, verdict  # noqa: F401 - also read from here
 
 ANALYSES = ("awareness", "awareness_pool")  # analyses of the weights fig5 / fig5_pool keep (exda_lite.reference.awareness)
 
@@ -179,31 +179,6 @@ def belongs(experiment: Experiment, owner: Experiment, seed: int) -> bool:
     if seed in owner.pilot_seeds and seed not in experiment.pilot_seeds:
         return False
     return not experiment.planned_seeds or seed in experiment.pilot_seeds or seed < experiment.planned_seeds
-
-
-def at_four_fifths(run: dict, metric: str) -> float:
-    """The held-out metric at the last evaluation at or before 80 % of the run's steps (as the convergence rule)."""
-    curve = run["curve"]
-    earlier = [h for h in curve if h["step"] <= 0.8 * curve[-1]["step"]]
-    return (earlier or curve)[-1][metric]
-
-
-def drift(by_seed: dict, base: dict, seeds: list, metric: str) -> dict | None:
-    """How much the paired difference itself moved over the last 20 % of steps: (arm - control) at the end minus
-    (arm - control) at 80 %, with its 95 % CI over seeds.
-
-    A descriptive check, not a rule: runs can miss the convergence rule (their curves still move) while the
-    comparison between them has settled (drift ~ 0), or the reverse. A drift whose interval excludes zero says
-    more steps would probably have changed the difference in that direction."""
-    def has_curve(run: dict) -> bool:
-        return bool(run.get("curve")) and all(metric in h for h in run["curve"])
-
-    if len(seeds) < 2 or not all(has_curve(by_seed[s]) and has_curve(base[s]) for s in seeds):
-        return None
-    end = [by_seed[s]["final"] - base[s]["final"] for s in seeds]
-    before = [at_four_fifths(by_seed[s], metric) - at_four_fifths(base[s], metric) for s in seeds]
-    ci = paired_ci(end, before)
-    return {k: ci[k] for k in ("mean", "low", "high", "n")}
 
 
 def compare(experiment: Experiment, runs: dict) -> dict:
