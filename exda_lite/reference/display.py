@@ -66,11 +66,15 @@ def detectable(comparison: dict) -> float:
 
 def predecessor(name: str) -> str | None:
     """The experiment ``name`` superseded (``Experiment.superseded_by``), if any."""
+    return next((old for old, new in superseded_names().items() if new == name), None)
+
+
+def superseded_names() -> dict:
+    """old experiment or analysis -> the one that replaced it (``Experiment.superseded_by``, ``awareness.SUPERSEDED``)."""
     from .awareness import SUPERSEDED
     from .experiments import EXPERIMENTS
 
-    replaced = {**{n: e.superseded_by for n, e in EXPERIMENTS.items() if e.superseded_by}, **SUPERSEDED}
-    return next((old for old, new in replaced.items() if new == name), None)
+    return {**{n: e.superseded_by for n, e in EXPERIMENTS.items() if e.superseded_by}, **SUPERSEDED}
 
 
 def missing(name: str, this_run, plot: bool, folder, settings) -> dict:

@@ -352,10 +352,9 @@ def main(argv=None) -> int:
 def default_names() -> list[str]:
     """What ``run`` without names does: every experiment and analysis that no newer one has superseded, in
     registry order (an owner of shared runs comes before the experiments that read them)."""
-    from .awareness import ANALYSES as ANALYSIS_TABLE, SUPERSEDED as SUPERSEDED_ANALYSES
+    from .display import superseded_names
 
-    return ([n for n, e in EXPERIMENTS.items() if not e.superseded_by]
-            + [n for n in ANALYSIS_TABLE if n not in SUPERSEDED_ANALYSES])
+    return [n for n in [*EXPERIMENTS, *ANALYSES] if n not in superseded_names()]
 
 
 def entry(argv=None) -> int:

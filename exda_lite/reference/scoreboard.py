@@ -91,21 +91,20 @@ def reference_rows(folder: Path) -> list[Row]:
 
 
 def current_names() -> list[str]:
-    """The experiments and analyses the scoreboard judges: every one no newer design has superseded."""
-    from .awareness import ANALYSES, SUPERSEDED
+    """The experiments and analyses the scoreboard judges: every one no newer design has superseded (as ``run``)."""
+    from .awareness import ANALYSES
+    from .display import superseded_names
     from .experiments import EXPERIMENTS
 
-    return [n for n, e in EXPERIMENTS.items() if not e.superseded_by] + [n for n in ANALYSES if n not in SUPERSEDED]
+    return [n for n in [*EXPERIMENTS, *ANALYSES] if n not in superseded_names()]
 
 
 def superseded(folder) -> list[str]:
     """One line per comparison of a superseded reference: kept for the record, outside the Holm family."""
-    from .awareness import SUPERSEDED
-    from .experiments import EXPERIMENTS
+    from .display import superseded_names
 
-    replaced = {**{n: e.superseded_by for n, e in EXPERIMENTS.items() if e.superseded_by}, **SUPERSEDED}
     lines = []
-    for name, successor in replaced.items():
+    for name, successor in superseded_names().items():
         reference = load_reference(name, Path(folder or reference_dir()))
         if reference is None:
             continue
