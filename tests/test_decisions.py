@@ -1,5 +1,6 @@
 """The pre-registered decision rules give each of their outcomes, and only from the comparisons that call for it."""
 
+import json
 import math
 
 import pytest
@@ -245,3 +246,29 @@ def test_a_shared_control_brings_only_the_experiments_own_seeds(tmp_path):
     runs, _ = runner.collect_runs(e, tmp_path)
     assert sorted(runs["residual_gelu"]) == [0, 1] and sorted(runs["inplace_sigmoid"]) == [0, 1]
     assert runner.belongs(e, pool, 7) and not runner.belongs(e, pool, 8) and not runner.belongs(e, pool, 100)
+
+
+def test_convergence_tells_still_improving_from_wobbling_on_a_plateau(tmp_path):
+    """reference.convergence: a rising curve that misses the rule counts as "still improving", a curve that peaked
+    and fell counts as "worsening" with its distance below the best; MSE is measured relatively, as the rule is."""
+    from exda_lite.reference.convergence import describe, late_movement, table
+
+    def run(values, metric="test_psnr", converged=False, seed=0):
+        curve = [{"step": 100 * (i + 1), metric: v} for i, v in enumerate(values)]
+        return {"metric": metric, "final": values[-1], "curve": curve, "seed": seed,
+                "convergence": {"converged": converged}}
+
+    rising = run([20, 21, 22, 23, 24])
+    peaked = run([20, 23, 24, 23.8, 23.7])
+    flat = run([20, 23, 24, 24, 24], converged=True)
+    assert late_movement(rising) == {"change": 1, "below_best": 0, "converged": False}
+    assert late_movement(peaked)["change"] == pytest.approx(-0.1)
+    assert late_movement(peaked)["below_best"] == pytest.approx(0.3)
+    assert late_movement(run([1.0, 0.5, 0.2, 0.1, 0.09], "test_mse"))["change"] == pytest.approx(0.1)
+    d = describe([rising, peaked, flat])
+    assert (d["runs"], d["converged"], d["missed_improving"], d["missed_worsening"]) == (3, 1, 1, 1)
+    folder = tmp_path / "runs" / "fig5_pool"
+    folder.mkdir(parents=True)
+    (folder / "baseline-seed0.json").write_text(json.dumps(rising))
+    (folder / "baseline-seed100.json").write_text(json.dumps(peaked | {"seed": 100}))  # a pilot seed: not counted
+    assert "| fig5_pool | dB | 1 | 0 | 1 | 0 | +1.000 |" in table(tmp_path)

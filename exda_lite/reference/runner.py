@@ -289,6 +289,8 @@ def parser():
     board = sub.add_parser("scoreboard", help="every measured figure beside the paper; writes SCOREBOARD.md")
     board.add_argument("--reference", default=str(default_out()), help="the reference folder")
     board.add_argument("--out-dir", default="", help="a folder of notebook results (OUT_DIR) to include")
+    conv = sub.add_parser("convergence", help="which way the runs that missed the convergence rule were moving")
+    conv.add_argument("--reference", default=str(default_out()), help="the reference folder")
     return parser
 
 
@@ -306,6 +308,11 @@ def main(argv=None) -> int:
         from .scoreboard import main as scoreboard
 
         scoreboard(args.reference, args.out_dir or None)
+        return 0
+    if args.command == "convergence":
+        from .convergence import table
+
+        print(table(Path(args.reference)))
         return 0
     if args.command == "list":
         from .awareness import ANALYSES as ANALYSIS_TABLE

@@ -1,0 +1,73 @@
+"""Which way the runs that missed the convergence rule were moving: under-trained, or wobbling on a plateau?
+
+The rule (``runner.convergence``) asks whether the held-out metric moved by less than a tolerance over the last
+20 % of steps. A run can miss it in two ways that call for opposite fixes: it is still *improving* (a longer budget
+would help), or it has reached its plateau and the metric *wobbles or declines* by more than the tolerance there
+(a longer budget would not help; a larger tolerance, a shorter EMA or more data would). This module only
+describes the committed runs; it changes no rule and no verdict.
+
+    python -m exda_lite.reference convergence     # one row per current experiment
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from pathlib import Path
+
+from .stats import at_four_fifths
+
+
+def late_movement(run: dict) -> dict:
+    """How one run moved over its last 20 % of steps, counted so that positive = better.
+
+    ``change``: final minus the value at 80 % (dB for PSNR; for MSE the relative fall, (before - final) / before,
+    the unit of the rule's 1 % tolerance). ``below_best``: how far the final value is behind the best evaluation
+    of the whole curve, in the same unit (0 when the run ended at its best)."""
+    metric, final, curve = run["metric"], run["final"], [h[run["metric"]] for h in run["curve"]]
+    before = at_four_fifths(run, metric)
+    if metric == "test_psnr":
+        change, below_best = final - before, max(curve) - final
+    else:
+        change, below_best = (before - final) / before, (final - min(curve)) / min(curve)
+    return {"change": change, "below_best": below_best, "converged": bool(run["convergence"]["converged"])}
+
+
+def describe(runs: list[dict]) -> dict:
+    """Counts and medians over a list of run JSONs: converged, missed while improving, missed while worsening."""
+    moves = [late_movement(r) for r in runs if r.get("curve") and r.get("convergence")]
+    missed = [m for m in moves if not m["converged"]]
+    return {"runs": len(moves), "converged": len(moves) - len(missed),
+            "missed_improving": sum(m["change"] > 0 for m in missed),
+            "missed_worsening": sum(m["change"] <= 0 for m in missed),
+            "median_change": statistics.median(m["change"] for m in moves) if moves else float("nan"),
+            "median_below_best": statistics.median(m["below_best"] for m in moves) if moves else float("nan")}
+
+
+def confirmatory_runs(folder: Path, name: str) -> list[dict]:
+    """The run JSONs an experiment trained itself (``runs/<name>/``) at its confirmatory seeds (no pilot)."""
+    from .experiments import EXPERIMENTS
+
+    seeds = set(EXPERIMENTS[name].confirmatory_seeds)
+    runs = [json.loads(p.read_text()) for p in sorted((Path(folder) / "runs" / name).glob("*-seed*.json"))]
+    return [r for r in runs if r.get("seed") in seeds]
+
+
+def table(folder: Path) -> str:
+    """A markdown table, one row per current (not superseded) experiment with committed runs."""
+    from .display import superseded_names
+    from .experiments import EXPERIMENTS
+
+    lines = ["| experiment | unit | runs | converged | missed, still improving | missed, worsening | "
+             "median change over the last 20 % | median distance below the best evaluation |",
+             "|---|---|---|---|---|---|---|---|"]
+    for name, experiment in EXPERIMENTS.items():
+        runs = confirmatory_runs(folder, name)
+        if name in superseded_names() or not runs:
+            continue
+        d = describe(runs)
+        unit, fmt = ("dB", "{:+.3f}") if experiment.metric == "test_psnr" else ("relative MSE", "{:+.1%}")
+        lines.append(f"| {name} | {unit} | {d['runs']} | {d['converged']} | {d['missed_improving']} | "
+                     f"{d['missed_worsening']} | {fmt.format(d['median_change'])} | "
+                     f"{fmt.format(d['median_below_best'])} |")
+    return "\n".join(lines)
