@@ -134,6 +134,22 @@ def test_train_toy_with_ema_resumes_exactly(tmp_path):
     assert all(torch.equal(a, b) for a, b in zip(first.state_dict().values(), resumed.state_dict().values()))
 
 
+
+def test_eval_raw_scores_the_raw_weights_beside_the_ema_and_changes_nothing_else():
+    """The EMA-lag probe's ``eval_raw``: extra raw_* keys, the same EMA curve and final weights as without it."""
+    task = synthetic.make_synthetic_task(n_train=64, n_test=16)
+    nets, histories = [], []
+    for eval_raw in (False, True):
+        torch.manual_seed(0)
+        nets.append(toy.ToyAttentionNet("nonlinear", norm=False))
+        histories.append(toy.train_toy(nets[-1], task, steps=20, batch_size=4, eval_every=5, progress=False,
+                                       ema=0.9, eval_raw=eval_raw))
+    plain, probed = histories
+    assert [{k: h[k] for k in p} for h, p in zip(probed, plain)] == plain
+    assert all({"raw_test_mse", "raw_test_psnr"} <= set(h) for h in probed)
+    assert probed[-1]["raw_test_mse"] != probed[-1]["test_mse"]  # the raw weights are not the average
+    assert all(torch.equal(a, b) for a, b in zip(nets[0].state_dict().values(), nets[1].state_dict().values()))
+
 # ----------------------------------------------------------------------------- the runner and the display
 def fake_run(out, name, arm, seed, final, settings, mse=None):
     path = runner.run_file(out, name, arm, seed)

@@ -61,7 +61,7 @@ def evaluate_toy(model: nn.Module, degraded: torch.Tensor, clean: torch.Tensor,
 def train_toy(model: nn.Module, task: dict[str, torch.Tensor], steps: int = 800, batch_size: int = 64,
               lr: float = 3e-3, eval_every: int = 50, seed: int = 0, device="cpu",
               progress: bool = True, desc: str = "", state_path=None, save_every: int = 500,
-              ema: float = 0.0, channels_last: bool | None = None) -> list[dict]:
+              ema: float = 0.0, channels_last: bool | None = None, eval_raw: bool = False) -> list[dict]:
     """Train on ``task['train_degraded'] -> task['train_clean']`` with MSE and Adam + cosine decay.
 
     Evaluates on the test split every ``eval_every`` steps and at the end. With ``state_path`` the full state
@@ -69,6 +69,8 @@ def train_toy(model: nn.Module, task: dict[str, torch.Tensor], steps: int = 800,
     exactly (the reference experiments rely on this). With ``ema`` > 0 an exponential moving average of the
     weights (:func:`ema_model`) is what is evaluated, and ``model`` ends with the averaged weights.
     ``channels_last`` (None: :func:`toy_channels_last`): NHWC memory, the same statistics (tested), NCHW at the end.
+    ``eval_raw`` (with ``ema``): also score the raw weights at every evaluation (``raw_test_mse``, ``raw_test_psnr``;
+    the EMA-lag probe of ``reference.convergence``); it draws no random numbers, so the EMA curve is unchanged.
     Returns the history: a list of ``{"step", "train_loss", "test_mse", "test_psnr"}``.
     """
     generator = torch.Generator().manual_seed(seed)
@@ -100,10 +102,8 @@ def train_toy(model: nn.Module, task: dict[str, torch.Tensor], steps: int = 800,
             averaged.update_parameters(model)
         running.append(loss.item())
         if step % eval_every == 0 or step == steps:
-            metrics = evaluate_toy(model if averaged is None else averaged.module, task["test_degraded"],
-                                   task["test_clean"], channels_last=channels_last)
             history.append({"step": step, "train_loss": sum(running) / len(running),
-                            "test_mse": metrics["mse"], "test_psnr": metrics["psnr"]})
+                            **held_out(model, averaged, task, channels_last, eval_raw)})
             running = []
         stopped_by = stop_requested() if state_path is not None and step < steps else None  # SIGTERM/SIGINT
         if state_path is not None and (step % save_every == 0 and step < steps or stopped_by):
@@ -118,6 +118,19 @@ def train_toy(model: nn.Module, task: dict[str, torch.Tensor], steps: int = 800,
     if channels_last:
         model.to(memory_format=torch.contiguous_format)  # callers (notebooks, safetensors) get plain NCHW weights
     return history
+
+
+def held_out(model: nn.Module, averaged, task: dict, channels_last: bool, eval_raw: bool = False) -> dict:
+    """The test metrics of :func:`train_toy`'s history: of the EMA if there is one (else of ``model``), and with
+    ``eval_raw`` also of the raw weights beside it (``raw_test_mse``, ``raw_test_psnr``)."""
+    scored = {"": model if averaged is None else averaged.module}
+    if eval_raw and averaged is not None:
+        scored["raw_"] = model
+    out = {}
+    for prefix, net in scored.items():
+        metrics = evaluate_toy(net, task["test_degraded"], task["test_clean"], channels_last=channels_last)
+        out.update({f"{prefix}test_mse": metrics["mse"], f"{prefix}test_psnr": metrics["psnr"]})
+    return out
 
 
 def toy_channels_last(images: torch.Tensor, device="cpu") -> bool:

@@ -339,16 +339,16 @@ an analysis of fig5_pool's weights (``awareness``, of fig5's), see :mod:`exda_li
 
 
 def train_arm(experiment: Experiment, task: dict, arm: str, seed: int, device: str, state_path,
-              progress: bool = False, model: nn.Module | None = None) -> list[dict]:
+              progress: bool = False, model: nn.Module | None = None, eval_raw: bool = False) -> list[dict]:
     """Train one arm for one seed (``model`` in place, if given); seeded so that all arms of a seed
-    start from the same weights. Returns the held-out history."""
+    start from the same weights. Returns the held-out history (``eval_raw``: see ``toy.train_toy``)."""
     s = experiment.settings
     model = model if model is not None else experiment.make_model(arm, seed, s)
     steps = experiment.budget(device)
     return toy.train_toy(model, task, steps=steps, batch_size=s["batch_size"], lr=s["lr"],
                          eval_every=max(1, steps // s.get("evals", 40)), seed=seed, device=device, progress=progress,
                          desc=f"{experiment.name} {arm} seed {seed}", state_path=state_path,
-                         save_every=max(1, steps // 10), ema=s.get("ema", 0.0))
+                         save_every=max(1, steps // 10), ema=s.get("ema", 0.0), eval_raw=eval_raw)
 
 
 def final_metric(history: list[dict], metric: str) -> float:

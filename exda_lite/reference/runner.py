@@ -291,6 +291,7 @@ def parser():
     board.add_argument("--out-dir", default="", help="a folder of notebook results (OUT_DIR) to include")
     conv = sub.add_parser("convergence", help="which way the runs that missed the convergence rule were moving")
     conv.add_argument("--reference", default=str(default_out()), help="the reference folder")
+    conv.add_argument("--ema-probe", action="store_true", help="also retrain the EMA-lag probe (~10 CPU-minutes)")
     return parser
 
 
@@ -310,10 +311,9 @@ def main(argv=None) -> int:
         scoreboard(args.reference, args.out_dir or None)
         return 0
     if args.command == "convergence":
-        from .convergence import table
+        from .convergence import main as convergence
 
-        print(table(Path(args.reference)))
-        return 0
+        return convergence(Path(args.reference), args.ema_probe)
     if args.command == "list":
         from .awareness import ANALYSES as ANALYSIS_TABLE
 
