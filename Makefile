@@ -7,7 +7,7 @@
 #   make student-branch  commit it as branch `student` (notebooks/ = the student edition, no instructor/):
 #                 the branch the Colab badges open; push it with `git push -f origin student`
 #   make reference  every current reference experiment, each with its own protocol seeds, into reference/
-#                 (about 11.5 h of wall time on 2 cores; resumable; REFERENCE_ARGS="fig5_pool --seeds 0 1" for a part)
+#                 (about 14 h of wall time on 2 cores; resumable; REFERENCE_ARGS="fig5_pool --seeds 0 1" for a part)
 #   make scoreboard every measured figure beside the paper's claim (reference/SCOREBOARD.md)
 #   make grading  an nbgrader course in grading/ (solution + locked graded test cells, hidden tests)
 #   make slides   reveal.js slides of every notebook in instructor/slides/ (tagged copies, nbconvert)
