@@ -272,3 +272,22 @@ def test_convergence_tells_still_improving_from_wobbling_on_a_plateau(tmp_path):
     (folder / "baseline-seed0.json").write_text(json.dumps(rising))
     (folder / "baseline-seed100.json").write_text(json.dumps(peaked | {"seed": 100}))  # a pilot seed: not counted
     assert "| fig5_pool | dB | 1 | 0 | 1 | 0 | +1.000 |" in table(tmp_path)
+
+
+@pytest.mark.parametrize("train6, half6, gap, lr", [(0.2, 0.1, "supported", "refuted"),
+                                                    (1.5, 0.8, "refuted", "supported"),
+                                                    (0.7, 0.4, "neither supported nor refuted", "refuted")])
+def test_gap_probe_verdicts_follow_the_committed_predictions(train6, half6, gap, lr):
+    """reference.spread: seed 6 decides (seed 0 was looked at before the predictions were written). A training-subset
+    deficit of >= 1 dB refutes the train/test gap; a half-rate gain under 0.5 dB refutes the learning-rate story."""
+    from exda_lite.reference.spread import verdicts
+
+    def row(arm, seed, test, train, scale=1.0):
+        return {"arm": arm, "seed": seed, "test_psnr": test, "train_subset_psnr": train, "lr_scale": scale}
+
+    rows = [row("mdta", s, 34, 31) for s in (0, 6, 1)]
+    rows += [row("gst_rms", 0, 31.3, 30.8), row("gst_rms", 6, 31.5, 31 - train6), row("gst_rms", 1, 34.2, 31.1),
+             row("gst_rms", 0, 31.3 + 0.6, 30, 0.5), row("gst_rms", 6, 31.5 + half6, 30, 0.5)]
+    v = verdicts(rows)
+    assert (v["train_test_gap"], v["too_high_lr"]) == (gap, lr)
+    assert v["mdta_minus_gst_rms"]["6"]["test_psnr"] == pytest.approx(2.5)

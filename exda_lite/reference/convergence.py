@@ -110,12 +110,19 @@ def ema_lag_probe(folder: Path, device: str = "cpu") -> dict:
     return result
 
 
-def main(folder: Path, probe: bool = False) -> int:
-    """``python -m exda_lite.reference convergence [--ema-probe]``: the table, then (optionally) the probe."""
+def main(folder: Path, probe: bool = False, gap_probe: bool = False) -> int:
+    """``python -m exda_lite.reference convergence [--ema-probe] [--gap-probe]``: the table, then (optionally) the
+    EMA-lag probe and :mod:`.spread`'s train/test-gap probe."""
     print(table(folder))
     if probe:
         result = ema_lag_probe(folder)
         print(json.dumps({seed: {k: v for k, v in row.items() if k != "curve"} for seed, row in result["seeds"].items()},
                          indent=1))
         print(result["outcome"])
+    if gap_probe:
+        from .spread import gap_probe as run_gap_probe
+
+        result = run_gap_probe(folder)
+        print(json.dumps({k: result[k] for k in ("mdta_minus_gst_rms", "half_lr_gain", "train_test_gap",
+                                                 "too_high_lr")}, indent=1))
     return 0

@@ -292,6 +292,7 @@ def parser():
     conv = sub.add_parser("convergence", help="which way the runs that missed the convergence rule were moving")
     conv.add_argument("--reference", default=str(default_out()), help="the reference folder")
     conv.add_argument("--ema-probe", action="store_true", help="also retrain the EMA-lag probe (~10 CPU-minutes)")
+    conv.add_argument("--gap-probe", action="store_true", help="also retrain the train/test-gap probe (~25 CPU-min)")
     return parser
 
 
@@ -313,7 +314,7 @@ def main(argv=None) -> int:
     if args.command == "convergence":
         from .convergence import main as convergence
 
-        return convergence(Path(args.reference), args.ema_probe)
+        return convergence(Path(args.reference), args.ema_probe, args.gap_probe)
     if args.command == "list":
         from .awareness import ANALYSES as ANALYSIS_TABLE
 
