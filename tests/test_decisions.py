@@ -291,3 +291,17 @@ def test_gap_probe_verdicts_follow_the_committed_predictions(train6, half6, gap,
     v = verdicts(rows)
     assert (v["train_test_gap"], v["too_high_lr"]) == (gap, lr)
     assert v["mdta_minus_gst_rms"]["6"]["test_psnr"] == pytest.approx(2.5)
+
+
+@pytest.mark.parametrize("fresh0, unseen0, unseen_rest, verdict", [(-0.2, -1.0, 0.0, "test sampling"),
+                                                                   (-1.0, -0.2, 0.1, "photo-specific"),
+                                                                   (-1.0, -0.2, 1.5, "none of these"),
+                                                                   (-1.0, -0.9, 0.0, "general")])
+def test_photo_probe_verdict_follows_the_committed_predictions(fresh0, unseen0, unseen_rest, verdict):
+    """reference.spread.PHOTO_PROBE: fresh composites of the same photos first, then the unseen photos."""
+    from exda_lite.reference.spread import photo_verdict
+
+    rest = {str(s): (unseen_rest if s % 2 else -unseen_rest) for s in range(1, 10) if s != 6}
+    c2 = {"fresh_same_photos": {"0": fresh0, "6": -1.0},
+          "unseen_photos": {"0": unseen0, "6": unseen0, **rest}}
+    assert photo_verdict(c2) == verdict

@@ -110,9 +110,9 @@ def ema_lag_probe(folder: Path, device: str = "cpu") -> dict:
     return result
 
 
-def main(folder: Path, probe: bool = False, gap_probe: bool = False) -> int:
-    """``python -m exda_lite.reference convergence [--ema-probe] [--gap-probe]``: the table, then (optionally) the
-    EMA-lag probe and :mod:`.spread`'s train/test-gap probe."""
+def main(folder: Path, probe: bool = False, gap_probe: bool = False, photo_probe: bool = False) -> int:
+    """``python -m exda_lite.reference convergence [--ema-probe] [--gap-probe] [--photo-probe]``: the table, then
+    (optionally) the EMA-lag probe and :mod:`.spread`'s train/test-gap and test-photo probes."""
     print(table(folder))
     if probe:
         result = ema_lag_probe(folder)
@@ -125,4 +125,9 @@ def main(folder: Path, probe: bool = False, gap_probe: bool = False) -> int:
         result = run_gap_probe(folder)
         print(json.dumps({k: result[k] for k in ("mdta_minus_gst_rms", "half_lr_gain", "train_test_gap",
                                                  "too_high_lr")}, indent=1))
+    if photo_probe:
+        from .spread import photo_probe as run_photo_probe
+
+        result = run_photo_probe(folder)
+        print(json.dumps(result["gst_rms_minus_mdta"], indent=1), result["verdict"], sep="\n")
     return 0

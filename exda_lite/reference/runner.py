@@ -293,6 +293,7 @@ def parser():
     conv.add_argument("--reference", default=str(default_out()), help="the reference folder")
     conv.add_argument("--ema-probe", action="store_true", help="also retrain the EMA-lag probe (~10 CPU-minutes)")
     conv.add_argument("--gap-probe", action="store_true", help="also retrain the train/test-gap probe (~25 CPU-min)")
+    conv.add_argument("--photo-probe", action="store_true", help="also re-score gst_mechanism on new test photos")
     return parser
 
 
@@ -314,7 +315,7 @@ def main(argv=None) -> int:
     if args.command == "convergence":
         from .convergence import main as convergence
 
-        return convergence(Path(args.reference), args.ema_probe, args.gap_probe)
+        return convergence(Path(args.reference), args.ema_probe, args.gap_probe, args.photo_probe)
     if args.command == "list":
         from .awareness import ANALYSES as ANALYSIS_TABLE
 

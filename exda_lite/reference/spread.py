@@ -86,3 +86,93 @@ def gap_probe(folder: Path, device: str = "cpu") -> dict:
               "settings": experiment.settings, "steps": experiment.steps, "runs": rows, **verdicts(rows)}
     files.write_json(Path(folder) / "gap_probe.json", result, indent=1)
     return result
+
+
+PHOTO_PROBE = {"experiment": "gst_mechanism", "seeds": tuple(range(10)), "bad_seeds": (0, 6), "composites": 2048,
+               "fresh_seed": 778, "unseen_seed": 779, "unseen_photos": ("china", "flower")}
+"""Fixed and committed before the probe ran (2026-12-07, after :data:`GAP_PROBE`'s result). It re-scores the 50
+stored confirmatory models of ``gst_mechanism`` (no training) on three test sets: the committed one (512
+composites of chelsea, rocket and camera; a check: every final reproduces within 0.01 dB), 2,048 fresh composites
+of the *same three photos*, and 2,048 composites of two photos no flat_noise model has seen (scikit-learn's
+``china`` and ``flower``). Question: do the bad seeds (0 and 6) transfer badly to those three photos only, or to
+unseen photos in general? Descriptive; it changes no verdict of ``gst_mechanism``.
+
+Predictions, on C2 = gst_rms - mdta, per seed. *Test sampling*: on the fresh composites of the same photos, C2 of
+seed 0 or seed 6 is above -0.5 dB (the 512 composites, not the photos, made those seeds bad). *Photo-specific*:
+not test sampling, and on the unseen photos C2 is above -0.5 dB in both bad seeds and its paired sd over seeds
+0-9 is <= 0.5 dB. *General*: not test sampling, and on the unseen photos C2 is <= -0.5 dB in both bad seeds.
+Otherwise: none of these."""
+
+
+def photo_sets(size: int = 32) -> dict:
+    """name -> (degraded, clean, photo index) for :data:`PHOTO_PROBE`'s two new test sets."""
+    import numpy as np
+    import torch
+
+    from ..data.demo_data import TEST_PHOTOS
+    from ..data.flat_noise import composite
+    from ..data.photo_pool import pool_photo
+
+    sets = {}
+    for name, photos, seed in (("fresh_same_photos", TEST_PHOTOS, PHOTO_PROBE["fresh_seed"]),
+                               ("unseen_photos", PHOTO_PROBE["unseen_photos"], PHOTO_PROBE["unseen_seed"])):
+        rng = np.random.default_rng(seed)
+        images = [pool_photo(p) for p in photos]
+        which = [int(rng.integers(len(images))) for _ in range(PHOTO_PROBE["composites"])]
+        degraded, clean, _, _ = zip(*(composite(images[i], size, rng) for i in which))
+        sets[name] = (torch.from_numpy(np.stack(degraded)).permute(0, 3, 1, 2).contiguous(),
+                      torch.from_numpy(np.stack(clean)).permute(0, 3, 1, 2).contiguous(), list(photos), which)
+    return sets
+
+
+def photo_verdict(c2: dict) -> str:
+    """Apply :data:`PHOTO_PROBE`'s predictions; ``c2`` is set name -> {seed (str): gst_rms - mdta in dB}."""
+    import statistics
+
+    bad = [str(s) for s in PHOTO_PROBE["bad_seeds"]]
+    if any(c2["fresh_same_photos"][s] > -0.5 for s in bad):
+        return "test sampling"
+    unseen = c2["unseen_photos"]
+    if all(unseen[s] > -0.5 for s in bad) and statistics.stdev(unseen.values()) <= 0.5:
+        return "photo-specific"
+    return "general" if all(unseen[s] <= -0.5 for s in bad) else "none of these"
+
+
+def photo_probe(folder: Path) -> dict:
+    """Run :data:`PHOTO_PROBE` and write ``<folder>/photo_probe.json``: per set, arm and seed the mean PSNR (and per
+    photo), the paired CIs of gst_mechanism's comparisons, and the verdict."""
+    from .. import files
+    from ..course.toy import evaluate_toy
+    from .breakdown import stored_model
+    from .experiments import EXPERIMENTS
+    from .stats import paired_ci
+
+    experiment = EXPERIMENTS[PHOTO_PROBE["experiment"]]
+    task = experiment.make_task(experiment.settings)
+    sets = {"committed": (task["test_degraded"], task["test_clean"], None, None), **photo_sets()}
+    scores = {name: {} for name in sets}
+    for arm in experiment.arms:
+        for seed in PHOTO_PROBE["seeds"]:
+            path = Path(folder) / "runs" / experiment.name / f"{arm}-seed{seed}.json"
+            run = json.loads(path.read_text())
+            model = stored_model(experiment, arm, seed, run, Path(folder)).eval()
+            for name, (degraded, clean, photos, which) in sets.items():
+                row = {"psnr": evaluate_toy(model, degraded, clean)["psnr"]}
+                if name == "committed":
+                    row["committed_final"] = run["final"]
+                for i, photo in enumerate(photos or []):
+                    keep = [j for j, w in enumerate(which) if w == i]
+                    row[photo] = evaluate_toy(model, degraded[keep], clean[keep])["psnr"]
+                scores[name].setdefault(arm, {})[str(seed)] = row
+            print(f"{arm} seed {seed}: " + ", ".join(f"{n} {scores[n][arm][str(seed)]['psnr']:.2f}" for n in sets),
+                  flush=True)
+    seeds = [str(s) for s in PHOTO_PROBE["seeds"]]
+    comparisons = {name: {f"{a}_minus_{b}": paired_ci([by[a][s]["psnr"] for s in seeds],
+                                                       [by[b][s]["psnr"] for s in seeds])
+                          for a, b in experiment.comparisons()} for name, by in scores.items()}
+    c2 = {name: {s: by["gst_rms"][s]["psnr"] - by["mdta"][s]["psnr"] for s in seeds} for name, by in scores.items()}
+    result = {"probe": {k: list(v) if isinstance(v, tuple) else v for k, v in PHOTO_PROBE.items()},
+              "settings": experiment.settings, "scores": scores, "comparisons": comparisons,
+              "gst_rms_minus_mdta": c2, "verdict": photo_verdict(c2)}
+    files.write_json(Path(folder) / "photo_probe.json", result, indent=1)
+    return result
