@@ -104,6 +104,11 @@ for _key in [k for k in PAPER if k.startswith(("table7.", "gst_strides."))]:  # 
     _name, _comparison = _key.split(".")
     PAPER[f"{_name}_pool.{_comparison}"] = {**PAPER[_key], "claim": PAPER[_key]["claim"] + " (powered)"}
 
+for _arm in ("inplace_sigmoid", "nonparametric_gelu"):  # the confirmatory rerun of Table 7's two largest effects
+    _key = f"{_arm}_minus_residual_gelu"
+    PAPER[f"table7_confirm.{_key}"] = {**PAPER[f"table7.{_key}"],
+                                       "claim": PAPER[f"table7.{_key}"]["claim"] + " (confirmatory)"}
+
 PAPER["awareness.gst_minus_baseline"] = {
     "claim": "GST makes embeddings cluster by degradation (NMI)", "where": "Sec. 4, Fig. 7",
     "text": "NMI 0.71 -> 0.88 (+0.17)", "value": 0.17, "kind": "difference", "unit": "NMI"}

@@ -305,3 +305,23 @@ def test_photo_probe_verdict_follows_the_committed_predictions(fresh0, unseen0, 
     c2 = {"fresh_same_photos": {"0": fresh0, "6": -1.0},
           "unseen_photos": {"0": unseen0, "6": unseen0, **rest}}
     assert photo_verdict(c2) == verdict
+
+
+def test_table7_confirm_trains_new_seeds_of_the_same_network():
+    """PREREGISTRATION_TABLE7_CONFIRM.md: seeds 20-37 (none of table7_pool's or fig5_pool's), the same settings
+    object, and a control identical to fig5_pool's 'both' network at the same seed."""
+    import torch
+
+    e, pool, fig5 = EXPERIMENTS["table7_confirm"], EXPERIMENTS["table7_pool"], EXPERIMENTS["fig5_pool"]
+    assert e.confirmatory_seeds == tuple(range(20, 38)) and e.default_seeds == e.confirmatory_seeds
+    assert not set(e.confirmatory_seeds) & {*pool.default_seeds, *fig5.default_seeds}
+    assert e.settings is pool.settings and e.steps == pool.steps and e.expected == -1
+    ours, theirs = e.make_model("residual_gelu", 20, e.settings), fig5.make_model("both", 20, fig5.settings)
+    a, b = ours.state_dict(), theirs.state_dict()
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    d = e.decide({"inplace_sigmoid_minus_residual_gelu": {"n": 18, "mean": -0.4, "low": -0.6, "high": -0.2,
+                                                           "p": 0.001, "expected_sign": -1},
+                  "nonparametric_gelu_minus_residual_gelu": {"n": 18, "mean": 0.05, "low": -0.1, "high": 0.12,
+                                                             "p": 0.4, "expected_sign": -1}}, e.planned_seeds)
+    assert d["rule"].endswith("PREREGISTRATION_TABLE7_CONFIRM.md") and d["status"] == "complete"
+    assert list(d["labels"].values()) == ["reproduces", "no effect at this scale"]

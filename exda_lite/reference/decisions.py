@@ -2,7 +2,8 @@
 
 Each rule is written down, with its hypotheses, in ``reference/PREREGISTRATION.md`` (``gst_mechanism``) or
 ``reference/PREREGISTRATION_RESTORATION.md`` (``fig5_pool``) or ``reference/PREREGISTRATION_VARIANTS.md``
-(``table7_pool``, ``gst_strides_pool``) and committed before the first run. This module
+(``table7_pool``, ``gst_strides_pool``) or ``reference/PREREGISTRATION_TABLE7_CONFIRM.md`` (``table7_confirm``)
+and committed before the first run. This module
 restates nothing: it takes the paired comparisons the runner computed (``{"mean", "low", "high", "p", "n"}``
 per comparison), adjusts the p-values with Holm *within the experiment's own family*, and returns the labels
 the rule assigns. The scoreboard applies a second, wider Holm correction across all of its rows.
@@ -57,6 +58,11 @@ def restoration_decision(comparisons: dict, planned: int,
 def variants_decision(comparisons: dict, planned: int) -> dict:
     """table7_pool and gst_strides_pool (PREREGISTRATION_VARIANTS.md): fig5_pool's rule, the paper's sign -1."""
     return restoration_decision(comparisons, planned, rule="reference/PREREGISTRATION_VARIANTS.md")
+
+
+def confirm_decision(comparisons: dict, planned: int) -> dict:
+    """table7_confirm (T1, T2; PREREGISTRATION_TABLE7_CONFIRM.md): fig5_pool's rule, the paper's sign -1."""
+    return restoration_decision(comparisons, planned, rule="reference/PREREGISTRATION_TABLE7_CONFIRM.md")
 
 
 def gst_mechanism_decision(comparisons: dict, planned: int) -> dict:

@@ -52,17 +52,18 @@ class Experiment:
     pilot_seeds: tuple[int, ...] = ()  # seeds that size the experiment: summarised apart, never pooled
     superseded_by: str = ""  # the experiment that replaced this one: kept for the record, out of the default run
     decide: Callable[[dict, int], dict] | None = None  # the pre-registered rule (comparisons, planned seeds)
-    planned_seeds: int = 0  # confirmatory seeds fixed before the first confirmatory run (0 ... n-1)
+    planned_seeds: int = 0  # confirmatory seeds fixed before the first confirmatory run (first_seed ... + n-1)
+    first_seed: int = 0  # > 0 for a confirmatory rerun whose pilot used seeds 0 ... (new seeds, new runs)
     analyse: Callable[..., dict] | None = None  # (experiment, runs, folder, task) -> a secondary analysis of the weights
 
     @property
     def default_seeds(self) -> tuple[int, ...]:
-        """What ``run`` trains without ``--seeds``: the pilot's seeds, then the confirmatory 0 ... n-1 (5 if unplanned)."""
-        return self.pilot_seeds + tuple(range(self.planned_seeds or 5))
+        """What ``run`` trains without ``--seeds``: the pilot's seeds, then the confirmatory ones (5 if unplanned)."""
+        return self.pilot_seeds + self.confirmatory_seeds
 
     @property
     def confirmatory_seeds(self) -> tuple[int, ...]:
-        return tuple(range(self.planned_seeds or 5))
+        return tuple(range(self.first_seed, self.first_seed + (self.planned_seeds or 5)))
 
     def comparisons(self) -> tuple[tuple[str, str], ...]:
         return self.pairs or tuple((arm, self.control) for arm in self.arms if arm != self.control)
@@ -320,6 +321,12 @@ EXPERIMENTS: dict[str, Experiment] = {
         describe_task=describe_pool_task,
         shared={"stride_2": ("fig5_pool", "both")},
         decide=decisions.variants_decision, planned_seeds=8),
+    "table7_confirm": Experiment(
+        "table7_confirm", "Table 7's two largest effects, confirmatory (reference/PREREGISTRATION_TABLE7_CONFIRM.md): "
+        "table7_pool's task, network and budget, the control trained here, 18 new seeds (20-37)",
+        "04_nonlinear_value", ("residual_gelu", "inplace_sigmoid", "nonparametric_gelu"), "residual_gelu",
+        "test_psnr", 3000, POOL, expected=-1, make_task=pool_task, make_model=table7_model, keep_weights=True,
+        describe_task=describe_pool_task, decide=decisions.confirm_decision, planned_seeds=18, first_seed=20),
     "gst_mechanism": Experiment(
         "gst_mechanism", "Pre-registered (reference/PREREGISTRATION.md): does GST help where every pixel's restoration "
         "needs a statistic of a content-selected region? flat_noise task (sigma readable only in a flat rectangle); "

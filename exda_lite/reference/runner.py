@@ -178,7 +178,7 @@ def belongs(experiment: Experiment, owner: Experiment, seed: int) -> bool:
     experiment's planned seeds when it has a plan (table7_pool reads fig5_pool's seeds 0-7, not 8-11)."""
     if seed in owner.pilot_seeds and seed not in experiment.pilot_seeds:
         return False
-    return not experiment.planned_seeds or seed in experiment.pilot_seeds or seed < experiment.planned_seeds
+    return not experiment.planned_seeds or seed in experiment.pilot_seeds or seed in experiment.confirmatory_seeds
 
 
 def compare(experiment: Experiment, runs: dict) -> dict:
@@ -323,7 +323,7 @@ def main(argv=None) -> int:
 
         for name, e in EXPERIMENTS.items():
             pilot = f"pilot seeds {' '.join(map(str, e.pilot_seeds))}, then " if e.pilot_seeds else ""
-            seeds = f"{pilot}seeds 0-{len(e.confirmatory_seeds) - 1}"
+            seeds = f"{pilot}seeds {e.confirmatory_seeds[0]}-{e.confirmatory_seeds[-1]}"
             status = (f"; SUPERSEDED by {e.superseded_by}, not in the default run" if e.superseded_by else "")
             print(f"{name:16s} {e.description} [{', '.join(e.arms)}; {e.steps} steps on CPU; {seeds}{status}]")
         for name, (source, description) in ANALYSIS_TABLE.items():
