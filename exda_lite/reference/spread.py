@@ -1,4 +1,4 @@
-"""Where gst_mechanism's seed-to-seed spread comes from: a fit problem or a train/test gap? (README *GST mechanism*)
+"""Where gst_mechanism's seed-to-seed spread comes from: fit, learning rate, or test photos? (README *GST mechanism*)
 
 In ``gst_mechanism`` the arms with a global path ended 1.5-2.5 dB lower in some seeds (0 and 6) than in the others,
 which made the primary comparison's interval ±0.81 dB wide. The README's first guess was unstable training at this
@@ -10,6 +10,8 @@ seeds fit the *training* composites as well as the good ones but transfer worse 
 It retrains committed runs (same seed, same batches) and scores the EMA weights at the end on the test set and on
 the first ``TRAIN_SUBSET`` training composites, and retrains the bad seeds' ``gst_rms`` at half the learning rate.
 It changes no rule and no verdict of ``gst_mechanism``; it is exploratory and says so wherever it is reported.
+The second probe, :data:`PHOTO_PROBE` (``convergence --photo-probe``, no training), re-scores the stored models on
+new test composites to find which photos carry the spread.
 """
 
 from __future__ import annotations
@@ -105,7 +107,7 @@ Otherwise: none of these."""
 
 
 def photo_sets(size: int = 32) -> dict:
-    """name -> (degraded, clean, photo index) for :data:`PHOTO_PROBE`'s two new test sets."""
+    """name -> (degraded, clean, photo names, photo index per composite) for :data:`PHOTO_PROBE`'s new test sets."""
     import numpy as np
     import torch
 
