@@ -145,7 +145,9 @@ def photo_probe(folder: Path) -> dict:
     photo), the paired CIs of gst_mechanism's comparisons, and the verdict."""
     from .. import files
     from ..course.toy import evaluate_toy
-    from .breakdown import stored_model
+    import torch
+
+    from .breakdown import label_psnr, stored_model
     from .experiments import EXPERIMENTS
     from .stats import paired_ci
 
@@ -159,12 +161,14 @@ def photo_probe(folder: Path) -> dict:
             run = json.loads(path.read_text())
             model = stored_model(experiment, arm, seed, run, Path(folder)).eval()
             for name, (degraded, clean, photos, which) in sets.items():
-                row = {"psnr": evaluate_toy(model, degraded, clean)["psnr"]}
-                if name == "committed":
-                    row["committed_final"] = run["final"]
-                for i, photo in enumerate(photos or []):
-                    keep = [j for j, w in enumerate(which) if w == i]
-                    row[photo] = evaluate_toy(model, degraded[keep], clean[keep])["psnr"]
+                if photos is None:
+                    row = {"psnr": evaluate_toy(model, degraded, clean)["psnr"], "committed_final": run["final"]}
+                else:  # one pass, per photo (breakdown's per-label scorer); the mean over all crops from the counts
+                    labels = torch.tensor(which)
+                    row = label_psnr(model, {"test_degraded": degraded, "test_clean": clean, "test_labels": labels,
+                                             "info": {"degradations": photos}})
+                    counts = torch.bincount(labels, minlength=len(photos)).tolist()
+                    row = {"psnr": sum(c * row[p] for c, p in zip(counts, photos)) / len(which), **row}
                 scores[name].setdefault(arm, {})[str(seed)] = row
             print(f"{arm} seed {seed}: " + ", ".join(f"{n} {scores[n][arm][str(seed)]['psnr']:.2f}" for n in sets),
                   flush=True)
