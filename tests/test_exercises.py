@@ -288,6 +288,10 @@ def notebook_imports():
     return found
 
 
+# This test feeds every exercise's inputs to every function the notebooks import, most of which do not take them;
+# torch and numpy warn about what some of those deliberately wrong calls attempt (list indexing, means of empty
+# arrays). Those warnings are about the probe, not the library, so they are silenced here and only here.
+@pytest.mark.filterwarnings("ignore")
 def test_no_function_the_notebooks_import_passes_an_exercise():
     candidates = notebook_imports()
     assert "exda_lite.nn.attention.channel_attention" in candidates and len(candidates) > 30
